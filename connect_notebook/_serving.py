@@ -1,0 +1,112 @@
+"""`_serving`: run a Tornado application on 127.0.0.1 from its own thread and event loop.
+
+Both the sandbox and the kernel's callback server use this. Serving from a
+private loop keeps the server answering while a notebook cell blocks (the
+kernel's own loop would stall), and binding in the caller's thread means the
+port is known as soon as ``start()`` returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Coroutine
+from typing import Any, Self, TypeVar
+
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
+
+__all__ = ["ServerThread"]
+
+T = TypeVar("T")
+
+
+class ServerThread:
+    """Serve a Tornado application on one loopback port from a daemon thread."""
+
+    def __init__(self, app: tornado.web.Application, *, host: str = "127.0.0.1", port: int = 0,
+                 name: str = "connect_notebook-server") -> None:
+        self._app = app
+        self.host = host
+        self.port = port
+        self.name = name
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._failure: BaseException | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the server runs on (only while it runs)."""
+        if self._loop is None:
+            msg = f"{self.name} is not running; call start() first"
+            raise RuntimeError(msg)
+        return self._loop
+
+    @property
+    def running(self) -> bool:
+        """Whether the server thread is serving."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, timeout: float = 10.0) -> Self:
+        """Bind the port now (``OSError`` propagates), then serve from a new thread.
+
+        Raises ``RuntimeError`` if already started or if the loop does not come up
+        within ``timeout`` seconds.
+        """
+        if self._thread is not None:
+            msg = f"{self.name} is already running on port {self.port}"
+            raise RuntimeError(msg)
+        [sock] = tornado.netutil.bind_sockets(self.port, self.host, family=socket.AF_INET)
+        self.port = sock.getsockname()[1]
+        self._ready.clear()
+        self._thread = threading.Thread(target=self._run, args=(sock,), name=self.name, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout) or self._failure is not None:
+            sock.close()
+            msg = f"{self.name} did not start within {timeout}s"
+            raise RuntimeError(msg) from self._failure
+        return self
+
+    def _run(self, sock: socket.socket) -> None:
+        try:
+            asyncio.run(self._serve(sock))
+        except BaseException as exc:  # noqa: BLE001 - reported to start() through _failure
+            self._failure = exc
+            self._ready.set()
+
+    async def _serve(self, sock: socket.socket) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        server = tornado.httpserver.HTTPServer(self._app, xheaders=False)
+        server.add_sockets([sock])  # must happen on the loop that serves it
+        self._ready.set()
+        await self._stopping.wait()
+        server.stop()
+        await server.close_all_connections()
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = 30.0) -> T:
+        """Run a coroutine on the server's loop from another thread and return its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving, close open connections and join the thread; idempotent."""
+        if self._thread is None:
+            return
+        if self._loop is not None and self._stopping is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            msg = f"{self.name} did not stop within {timeout}s"
+            raise RuntimeError(msg)
+        self._thread = None
+        self._loop = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

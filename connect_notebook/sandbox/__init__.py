@@ -1,0 +1,256 @@
+"""A Twilio-compatible sandbox: the REST API, Monitor and Connect pages, served locally.
+
+``Sandbox`` serves deterministic synthetic accounts on 127.0.0.1 from its own
+thread. Any client that speaks Twilio's API (ours, twilio-python, curl) can use
+it: point the client at ``sandbox.api_url`` and authenticate as a customer with
+the owner's Auth Token once that customer has authorized the Connect App.
+
+This subpackage never imports the client side of connect_notebook.
+
+Examples
+--------
+>>> from connect_notebook.sandbox import Sandbox
+>>> with Sandbox(seed=7, calls_per_account=2_000) as sb:  # doctest: +SKIP
+...     customer = sb.customer_account_sids[0]
+...     sb.authorize(customer)
+...     len(sb.calls(customer))
+2000
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Self
+
+from .._serving import ServerThread
+from ._app import make_app
+from ._faults import Faults
+from ._render import call_json, message_json
+from ._state import ConnectApp, DeauthorizeResult, SandboxState
+
+__all__ = ["ConnectApp", "DeauthorizeResult", "Faults", "Sandbox"]
+
+DEFAULT_SEED = 7
+DEFAULT_CALLS = 20_000
+DEFAULT_DAYS = 90
+DEFAULT_CUSTOMERS = 3
+
+
+class Sandbox:
+    """A local Twilio: REST API, Monitor alerts and the Connect authorize pages.
+
+    Parameters
+    ----------
+    seed
+        Everything (SIDs, tokens, history) derives from it: same seed and options,
+        byte-identical responses.
+    calls_per_account
+        Calls in each customer's history (the owner has a tenth of that).
+    messages_per_account
+        Messages per customer; a quarter of the calls by default.
+    customers
+        How many customer accounts can authorize the Connect App.
+    days
+        Whole UTC days of history before ``now``'s day.
+    now
+        The sandbox's clock: history ends here and calls still running at this
+        instant are ``in-progress``. Defaults to the current minute; pin it for
+        reproducible reports.
+    faults
+        Fault injection for the REST API (see ``Faults``).
+    port, host
+        Where to listen; port 0 picks a free port.
+    **connect_app
+        Initial Connect App fields, e.g. ``authorize_redirect_url=``,
+        ``deauthorize_callback_url=``, ``permissions=("get-all", "post-all")``.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = DEFAULT_SEED,
+        calls_per_account: int = DEFAULT_CALLS,
+        messages_per_account: int | None = None,
+        customers: int = DEFAULT_CUSTOMERS,
+        days: int = DEFAULT_DAYS,
+        now: datetime | str | None = None,
+        faults: Faults | None = None,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        **connect_app: Any,
+    ) -> None:
+        if calls_per_account < 0 or (messages_per_account or 0) < 0:
+            msg = "calls_per_account and messages_per_account must be 0 or more"
+            raise ValueError(msg)
+        if not 1 <= customers <= 64:
+            msg = f"customers must be between 1 and 64, got {customers}"
+            raise ValueError(msg)
+        if not 1 <= days <= 3660:
+            msg = f"days must be between 1 and 3660, got {days}"
+            raise ValueError(msg)
+        unknown = set(connect_app) - set(ConnectApp.__dataclass_fields__) - set()
+        if unknown or {"sid", "account_sid"} & set(connect_app):
+            msg = f"unknown Connect App fields: {', '.join(sorted(unknown | ({'sid', 'account_sid'} & set(connect_app))))}"
+            raise TypeError(msg)
+        if "permissions" in connect_app:
+            connect_app["permissions"] = tuple(connect_app["permissions"])
+        self.now = _parse_now(now)
+        self.state = SandboxState.create(
+            seed=seed, customers=customers, calls=calls_per_account,
+            messages=calls_per_account // 4 if messages_per_account is None else messages_per_account,
+            days=days, now=self.now, faults=faults, app_fields=connect_app,
+        )
+        self._server = ServerThread(make_app(self.state), host=host, port=port, name="connect_notebook-sandbox")
+
+    # -- life cycle --
+
+    def start(self) -> Self:
+        """Start serving (binds the port now; ``OSError`` if it is taken)."""
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and free the port; idempotent."""
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Forget authorizations, Connect App changes and faults (the data stays)."""
+        self.state.reset()
+
+    # -- where it is --
+
+    @property
+    def port(self) -> int:
+        """The TCP port the sandbox listens on."""
+        return self._server.port
+
+    @property
+    def url(self) -> str:
+        """Base URL of the sandbox's web pages."""
+        return f"http://{self._server.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """Base URL for the REST API (stands in for ``https://api.twilio.com``)."""
+        return self.url
+
+    @property
+    def monitor_url(self) -> str:
+        """Base URL for Monitor (stands in for ``https://monitor.twilio.com``)."""
+        return self.url
+
+    @property
+    def authorize_url(self) -> str:
+        """The Connect App's ``…/authorize/CN…`` URL (stands in for www.twilio.com's)."""
+        return f"{self.url}/authorize/{self.connect_app_sid}"
+
+    @property
+    def deauthorize_page_url(self) -> str:
+        """The page where a customer revokes the Connect App."""
+        return f"{self.url}/console/authorized-apps"
+
+    # -- who is who --
+
+    @property
+    def owner_account_sid(self) -> str:
+        """The Connect App owner's AccountSid."""
+        return self.state.owner.sid
+
+    @property
+    def owner_auth_token(self) -> str:
+        """The owner's Auth Token: a sandbox secret, derived from the seed."""
+        return self.state.owner_auth_token
+
+    @property
+    def connect_app_sid(self) -> str:
+        """The SID (``CN…``) of the owner's Connect App."""
+        return self.state.connect_app.sid
+
+    @property
+    def connect_app(self) -> ConnectApp:
+        """The Connect App as it is now."""
+        return self.state.connect_app
+
+    @property
+    def customer_account_sids(self) -> list[str]:
+        """The customer accounts that can authorize the Connect App."""
+        return [a.sid for a in self.state.customers]
+
+    @property
+    def faults(self) -> Faults:
+        """The fault settings in force."""
+        return self.state.faults.faults
+
+    @faults.setter
+    def faults(self, faults: Faults) -> None:
+        self.state.faults.faults = faults
+
+    @property
+    def injected(self) -> dict[str, int]:
+        """How many faults of each kind were injected so far."""
+        return dict(self.state.faults.injected)
+
+    def fail_next(self, n: int = 1, *, status: int = 503, retry_after: float | None = None,
+                  kind: str | None = None) -> None:
+        """Make the next ``n`` API requests fail (429 / 5xx, or ``kind="reset"`` / ``"truncate"``)."""
+        self.state.faults.fail_next(n, status=status, retry_after=retry_after, kind=kind)  # type: ignore[arg-type]
+
+    # -- Connect --
+
+    def authorize(self, customer_sid: str, permissions: Sequence[str] = ("get-all",)) -> None:
+        """Authorize the Connect App for a customer, as the authorize page would."""
+        self.state.authorize(customer_sid, tuple(permissions))
+
+    def deauthorize(self, customer_sid: str, timeout: float = 30.0) -> DeauthorizeResult:
+        """Revoke a customer's authorization and call the app's Deauthorize Callback URL."""
+        if not self.state.revoke(customer_sid):
+            msg = f"{customer_sid} has not authorized Connect App {self.connect_app_sid}"
+            raise ValueError(msg)
+        if not self._server.running:
+            return DeauthorizeResult(customer_sid, self.state.connect_app.deauthorize_callback_url,
+                                     error="the sandbox is not running, so no callback was sent")
+        return self._server.call(self.state.notify_deauthorized(customer_sid), timeout)
+
+    def update_connect_app(self, **fields: Any) -> ConnectApp:
+        """Change Connect App fields directly (as the Console would)."""
+        if "permissions" in fields:
+            fields["permissions"] = tuple(fields["permissions"])
+        return self.state.update_app(**fields)
+
+    # -- ground truth --
+
+    def calls(self, account_sid: str) -> list[dict[str, Any]]:
+        """Every call of an account, newest first, exactly as the API renders it."""
+        data = self.state.data(account_sid)
+        return [call_json(account_sid, c) for d in data.days_desc for c in data.calls_on(d)]
+
+    def messages(self, account_sid: str) -> list[dict[str, Any]]:
+        """Every message of an account, newest first, exactly as the API renders it."""
+        data = self.state.data(account_sid)
+        return [message_json(account_sid, m) for d in data.days_desc for m in data.messages_on(d)]
+
+    def __repr__(self) -> str:
+        where = self.url if self._server.running else "not running"
+        return (f"<Sandbox {where} owner={self.owner_account_sid} app={self.connect_app_sid} "
+                f"customers={len(self.customer_account_sids)}>")
+
+
+def _parse_now(now: datetime | str | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC).replace(second=0, microsecond=0)
+    if isinstance(now, str):
+        try:
+            now = datetime.fromisoformat(now)
+        except ValueError:
+            msg = f"now must be an ISO 8601 time such as 2026-11-01T00:00:00Z, got {now!r}"
+            raise ValueError(msg) from None
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    return now.astimezone(UTC)
