@@ -1,0 +1,70 @@
+"""Shared fixtures: a real sandbox on a loopback port, and clients for it."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from connect_notebook.sandbox import Sandbox
+
+# The sandbox's clock is pinned, so every test sees the same history.
+NOW = "2026-11-01T12:00:00+00:00"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SPECS = SHARED / "reference" / "twilio-oai"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No CONNECT_NOTEBOOK_* or TWILIO_* variable leaks into a test from outside."""
+    for name in list(os.environ):
+        if name.startswith(("CONNECT_NOTEBOOK_", "TWILIO_")):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def _sandbox_server() -> Iterator[Sandbox]:
+    with Sandbox(seed=7, calls_per_account=2_000, now=NOW) as sb:
+        yield sb
+
+
+@pytest.fixture
+def sandbox(_sandbox_server: Sandbox) -> Sandbox:
+    """The session's sandbox (2,000 calls per customer), reset: no authorizations, no faults."""
+    _sandbox_server.reset()
+    return _sandbox_server
+
+
+@pytest.fixture
+def customer(sandbox: Sandbox) -> str:
+    """A customer AccountSid that has authorized the Connect App with get-all."""
+    sid = sandbox.customer_account_sids[0]
+    sandbox.authorize(sid)
+    return sid
+
+
+@pytest.fixture
+def api(sandbox: Sandbox, customer: str) -> Iterator[httpx.Client]:
+    """httpx authenticated as the connected customer with the owner's Auth Token."""
+    with httpx.Client(base_url=sandbox.api_url, auth=(customer, sandbox.owner_auth_token)) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def specs_dir() -> Path:
+    """Twilio's OpenAPI specs in ../shared (present on our machines and in CI only)."""
+    if not SPECS.is_dir():
+        pytest.skip(f"Twilio's OpenAPI specs are not at {SPECS}: ../shared/ exists on developer machines and in CI, not in a user's clone")
+    return SPECS
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail loudly if a test left a server thread running."""
+    leaked = [t.name for t in threading.enumerate() if t.name.startswith("connect_notebook-") and t.is_alive()]
+    if leaked:
+        session.exitstatus = 1
+        print(f"\nleaked server threads: {leaked}")
