@@ -26,6 +26,7 @@ from ._sids import SidCodec, plain_sid
 
 __all__ = [
     "MESSAGE_ERRORS",
+    "formatted_number",
     "Account",
     "AccountData",
     "Alert",
@@ -43,13 +44,18 @@ _ENGLISH_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep"
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
+@functools.lru_cache(maxsize=8192)
+def _day_prefix(day_number: int) -> str:
+    d = date.fromordinal(day_number + _EPOCH_ORDINAL)
+    return f"{_ENGLISH_DAYS[d.weekday()]}, {d.day:02d} {_ENGLISH_MONTHS[d.month - 1]} {d.year} "
+
+
 def rfc2822(epoch: int) -> str:
     """Format a UTC epoch second the way the 2010 API does (``+0000``, English names)."""
-    d = datetime.fromtimestamp(epoch, UTC)
-    return (
-        f"{_ENGLISH_DAYS[d.weekday()]}, {d.day:02d} {_ENGLISH_MONTHS[d.month - 1]} "
-        f"{d.year} {d.hour:02d}:{d.minute:02d}:{d.second:02d} +0000"
-    )
+    day_number, second = divmod(epoch, DAY)
+    hours, second = divmod(second, 3600)
+    minutes, second = divmod(second, 60)
+    return f"{_day_prefix(day_number)}{hours:02d}:{minutes:02d}:{second:02d} +0000"
 
 
 def iso8601(epoch: int) -> str:
@@ -80,22 +86,22 @@ def day_of(epoch: int) -> int:
 class _Country:
     code: str
     weight: float
-    prefixes: tuple[str, ...]
-    digits: int  # subscriber digits after the prefix
+    prefixes: tuple[tuple[str, int], ...]  # (E.164 prefix, subscriber digits after it)
     outbound_rate: int  # per started minute, 0.00001 USD
     sms_rate: int  # per segment
 
 
+_US_AREAS = ("212", "305", "312", "415", "512", "617", "713", "818")
 _COUNTRIES = (
-    _Country("US", 60, ("+1212", "+1305", "+1312", "+1415", "+1512", "+1617", "+1713", "+1818"), 7, 1_400, 790),
-    _Country("CA", 8, ("+1416", "+1604", "+1514"), 7, 1_400, 790),
-    _Country("GB", 9, ("+4420", "+447700"), 8, 2_400, 4_000),
-    _Country("DE", 6, ("+4930", "+49151"), 8, 2_600, 8_000),
-    _Country("FR", 5, ("+331", "+336"), 8, 2_300, 7_000),
-    _Country("MX", 5, ("+5255",), 8, 4_970, 4_500),
-    _Country("IN", 3, ("+9122", "+9198"), 8, 4_050, 8_300),
-    _Country("AU", 2, ("+612", "+614"), 8, 2_500, 5_500),
-    _Country("BR", 2, ("+5511",), 9, 3_300, 6_000),
+    _Country("US", 60, tuple((f"+1{a}", 7) for a in _US_AREAS), 1_400, 790),
+    _Country("CA", 8, (("+1416", 7), ("+1604", 7), ("+1514", 7)), 1_400, 790),
+    _Country("GB", 9, (("+4420", 8), ("+447700", 6)), 2_400, 4_000),
+    _Country("DE", 6, (("+4930", 8), ("+49151", 8)), 2_600, 8_000),
+    _Country("FR", 5, (("+331", 8), ("+336", 8)), 2_300, 7_000),
+    _Country("MX", 5, (("+5255", 8),), 4_970, 4_500),
+    _Country("IN", 3, (("+9122", 8), ("+9198", 8)), 4_050, 8_300),
+    _Country("AU", 2, (("+612", 8), ("+614", 8)), 2_500, 5_500),
+    _Country("BR", 2, (("+5511", 9),), 3_300, 6_000),
 )
 _COUNTRY_BY_CODE = {c.code: c for c in _COUNTRIES}
 _INBOUND_RATE = 850
@@ -104,16 +110,17 @@ _CNAM = ("SMITH JOHN", "GARCIA MARIA", "NGUYEN LINH", "WIRELESS CALLER", "JOHNSO
          "BROWN DAVID", "MILLER SARAH", "LOPEZ CARLOS", "DAVIS EMMA")
 
 
-def _formatted(e164: str) -> str:
+def formatted_number(e164: str) -> str:
+    """Display form Twilio uses: ``(415) 555-0134`` for North America, E.164 otherwise."""
     if e164.startswith("+1") and len(e164) == 12:
         return f"({e164[2:5]}) {e164[5:8]}-{e164[8:]}"
     return e164
 
 
 def _random_number(rng: random.Random, country: _Country) -> str:
-    prefix = rng.choice(country.prefixes)
+    prefix, digits = rng.choice(country.prefixes)
     first = rng.randint(2, 9)
-    rest = "".join(str(rng.randint(0, 9)) for _ in range(country.digits - 1))
+    rest = "".join(str(rng.randint(0, 9)) for _ in range(digits - 1))
     return f"{prefix}{first}{rest}"
 
 
@@ -123,11 +130,6 @@ class PhoneNumber:
 
     e164: str
     sid: str
-
-    @property
-    def formatted(self) -> str:
-        """The number as Twilio displays it (``(415) 555-0134`` for North America)."""
-        return _formatted(self.e164)
 
 
 @dataclass(frozen=True)
@@ -366,7 +368,8 @@ _ANSWERED_BY = (("human", 65), ("machine_start", 25), ("machine_end_beep", 5), (
 class AccountData:
     """Lazily generated, cached history of one account."""
 
-    CACHE_DAYS = 48
+    # Generated days are kept until this many records are cached (a few hundred MB).
+    CACHE_RECORDS = 1_500_000
 
     def __init__(self, seed: int, account: Account, timeline: Timeline) -> None:
         self.seed = seed
@@ -390,12 +393,14 @@ class AccountData:
         self._agents = [_random_number(rng, _COUNTRY_BY_CODE["US"]) for _ in range(12)]
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple[str, int], list[Any]] = OrderedDict()
+        self._cached_records = 0
 
     def _trend(self, ordinal: int) -> float:
         noise = random.Random(f"trend:{self.seed}:{self.account.sid}:{ordinal}").uniform(0.85, 1.15)
         return noise * (1 + 0.002 * (ordinal - self.timeline.first_day))
 
-    def _cached(self, kind: str, ordinal: int, build: Callable[[int], list[Any]]) -> list[Any]:
+    def cached(self, kind: str, ordinal: int, build: Callable[[int], list[Any]]) -> list[Any]:
+        """Return ``build(ordinal)``, kept in a least-recently-used cache of whole days."""
         key = (kind, ordinal)
         with self._lock:
             if key in self._cache:
@@ -403,9 +408,11 @@ class AccountData:
                 return self._cache[key]
         records = build(ordinal)
         with self._lock:
-            self._cache[key] = records
-            while len(self._cache) > self.CACHE_DAYS:
-                self._cache.popitem(last=False)
+            if key not in self._cache:
+                self._cache[key] = records
+                self._cached_records += len(records)
+            while self._cached_records > self.CACHE_RECORDS and len(self._cache) > 1:
+                self._cached_records -= len(self._cache.popitem(last=False)[1])
         return records
 
     def _counterpart(self, rng: random.Random) -> tuple[str, str]:
@@ -418,7 +425,7 @@ class AccountData:
         """Return the calls that started on a UTC day, newest first."""
         if ordinal not in self._call_counts:
             return []
-        return self._cached("calls", ordinal, self._build_calls)
+        return self.cached("calls", ordinal, self._build_calls)
 
     def _build_calls(self, ordinal: int) -> list[Call]:
         count = self._call_counts[ordinal]
@@ -552,7 +559,7 @@ class AccountData:
         """Return the messages sent on a UTC day, newest first."""
         if ordinal not in self._message_counts:
             return []
-        return self._cached("messages", ordinal, self._build_messages)
+        return self.cached("messages", ordinal, self._build_messages)
 
     def _build_messages(self, ordinal: int) -> list[Message]:
         count = self._message_counts[ordinal]
@@ -651,7 +658,7 @@ class AccountData:
 
     def alerts_on(self, ordinal: int) -> list[Alert]:
         """Return the Monitor alerts raised on a UTC day, newest first."""
-        return self._cached("alerts", ordinal, self._build_alerts)
+        return self.cached("alerts", ordinal, self._build_alerts)
 
     def _build_alerts(self, ordinal: int) -> list[Alert]:
         rng = random.Random(f"alerts:{self.seed}:{self.account.sid}:{ordinal}")

@@ -25,7 +25,7 @@ import tornado.web
 from ._data import DAY, Call, Message, day_of, day_start, money
 from ._errors import SandboxError, bad_request, not_found, unauthorized
 from ._query import ListParams, Page, day_page, list_page, parse_date, parse_params
-from ._render import account_json, alert_json, call_json, message_json
+from ._render import account_json, alert_json, call_json, call_text, message_json, message_text
 from ._sids import is_sid, plain_sid
 from ._state import PERMISSIONS, SandboxState
 
@@ -151,8 +151,12 @@ class APIHandler(tornado.web.RequestHandler):
     # -- output --
 
     def write_json(self, obj: Any, status: int = 200) -> None:
-        """Send ``obj`` as compact JSON, truncated or cut off if a fault says so."""
-        body = json.dumps(obj, separators=(",", ":")).encode()
+        """Send ``obj`` as compact JSON (see ``write_text``)."""
+        self.write_text(json.dumps(obj, separators=(",", ":")), status)
+
+    def write_text(self, text: str, status: int = 200) -> None:
+        """Send JSON text, truncated or cut off mid-body if a fault says so."""
+        body = text.encode()
         self.set_status(status)
         if self._mangle == "truncate":
             self.finish(body[: max(1, len(body) // 2)])
@@ -217,12 +221,16 @@ class APIHandler(tornado.web.RequestHandler):
         return parse_params(self.query_pairs(), allowed)
 
     def write_list(self, key: str, params: ListParams, page: Page,
-                   render: Callable[[Any], dict[str, Any]]) -> None:
-        """Send a 2010-style list page: exactly one record key plus the paging keys."""
+                   render: Callable[[Any], dict[str, Any]] | None = None,
+                   render_text: Callable[[Any], str] | None = None) -> None:
+        """Send a 2010-style list page: exactly one record key plus the paging keys.
+
+        Records come from ``render_text`` (JSON text, the fast path for calls and
+        messages) or ``render`` (a dict).
+        """
         path = self.request.path
         start = params.page * params.page_size
-        self.write_json({
-            key: [render(item) for item in page.items],
+        paging = {
             "end": start + max(len(page.items), 1) - 1,
             "first_page_uri": params.uri(path, 0, None),
             "next_page_uri": params.uri(path, params.page + 1, page.next_token) if page.next_token else None,
@@ -232,7 +240,12 @@ class APIHandler(tornado.web.RequestHandler):
                                   if page.previous_token else None),
             "start": start,
             "uri": params.uri(path, params.page, params.token),
-        })
+        }
+        if render_text is None:
+            assert render is not None
+            render_text = lambda item: json.dumps(render(item), separators=(",", ":"))  # noqa: E731
+        records = ",".join(render_text(item) for item in page.items)
+        self.write_text(f'{{"{key}":[{records}],{json.dumps(paging, separators=(",", ":"))[1:]}')
 
 
 # --- accounts ---------------------------------------------------------------------
@@ -330,7 +343,7 @@ class CallsHandler(APIHandler):
 
         days = range(hi, lo - 1, -1)
         page = day_page(params, days, data.calls_on, keep, lambda c: c.sid, data.call_codec.decode)
-        self.write_list("calls", params, page, lambda c: call_json(account_sid, c))
+        self.write_list("calls", params, page, render_text=lambda c: call_text(account_sid, c))
 
     def post(self, account_sid: str) -> None:
         """Place a call: acknowledged as queued; the synthetic history does not change."""
@@ -356,7 +369,7 @@ class CallHandler(APIHandler):
         call = self.state.data(account_sid).find_call(sid)
         if call is None:
             raise not_found(self.request.path)
-        self.write_json(call_json(account_sid, call))
+        self.write_text(call_text(account_sid, call))
 
 
 # --- messages ---------------------------------------------------------------------
@@ -383,7 +396,7 @@ class MessagesHandler(APIHandler):
 
         page = day_page(params, range(hi, lo - 1, -1), data.messages_on, keep,
                         lambda m: m.sid, data.message_codec.decode)
-        self.write_list("messages", params, page, lambda m: message_json(account_sid, m))
+        self.write_list("messages", params, page, render_text=lambda m: message_text(account_sid, m))
 
     def post(self, account_sid: str) -> None:
         """Send a message: acknowledged as queued; the synthetic history does not change."""
@@ -410,7 +423,7 @@ class MessageHandler(APIHandler):
         message = self.state.data(account_sid).find_message(sid)
         if message is None:
             raise not_found(self.request.path)
-        self.write_json(message_json(account_sid, message))
+        self.write_text(message_text(account_sid, message))
 
 
 # --- usage --------------------------------------------------------------------------

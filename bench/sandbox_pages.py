@@ -1,0 +1,58 @@
+"""How fast the sandbox serves call pages, so that it is never the bottleneck of a client benchmark.
+
+Run: ``python bench/sandbox_pages.py [--calls 100000]``. Prints one table: pages and
+calls per second for a cold pass (days generated on first touch) and a warm pass
+(days cached), sequentially at PageSize 1000 and 50, and with 8 concurrent clients
+each paging one day window (the way connect_notebook's loader fetches).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+
+import httpx
+
+from connect_notebook.sandbox import Sandbox
+
+
+def page_through(client: httpx.Client, uri: str) -> tuple[int, int]:
+    pages = calls = 0
+    while uri:
+        body = client.get(uri).raise_for_status().json()
+        pages += 1
+        calls += len(body["calls"])
+        uri = body["next_page_uri"]
+    return pages, calls
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=100_000)
+    args = parser.parse_args()
+    rows = []
+    with Sandbox(seed=7, calls_per_account=args.calls, days=90, now="2026-11-01T00:00:00Z") as sb:
+        customer = sb.customer_account_sids[0]
+        sb.authorize(customer)
+        base = f"/2010-04-01/Accounts/{customer}/Calls.json"
+        with httpx.Client(base_url=sb.api_url, auth=(customer, sb.owner_auth_token), timeout=60) as client:
+            for label, size in (("cold, sequential", 1000), ("warm, sequential", 1000), ("warm, sequential", 50)):
+                t = time.perf_counter()
+                pages, calls = page_through(client, f"{base}?PageSize={size}")
+                rows.append((label, size, pages, calls, time.perf_counter() - t))
+            days = [date(2026, 11, 1) - timedelta(days=i) for i in range(1, 91)]
+            t = time.perf_counter()
+            with ThreadPoolExecutor(8) as pool:
+                results = list(pool.map(lambda d: page_through(client, f"{base}?PageSize=1000&StartTime={d}"), days))
+            rows.append(("warm, 8 clients by day", 1000, sum(p for p, _ in results),
+                         sum(c for _, c in results), time.perf_counter() - t))
+    print(f"sandbox page throughput, {args.calls:,} calls in one account (one server thread)")
+    print(f"{'pass':<24}{'PageSize':>9}{'pages':>8}{'calls':>10}{'seconds':>9}{'pages/s':>9}{'calls/s':>10}")
+    for label, size, pages, calls, seconds in rows:
+        print(f"{label:<24}{size:>9}{pages:>8}{calls:>10,}{seconds:>9.2f}{pages / seconds:>9.1f}{calls / seconds:>10,.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""`_cli`: the ``connect-notebook`` command: ``sandbox`` and ``lab``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ._config import ENV_VARS
+
+__all__ = ["main"]
+
+_ENV_NAMES = {v.name for v in ENV_VARS}
+
+
+def _sandbox_env(sb: object) -> dict[str, str]:
+    """The environment that points connect_notebook (and notebooks) at a sandbox."""
+    from .sandbox import Sandbox
+
+    assert isinstance(sb, Sandbox)
+    env = {
+        "CONNECT_NOTEBOOK_ACCOUNT_SID": sb.owner_account_sid,
+        "CONNECT_NOTEBOOK_AUTH_TOKEN": sb.owner_auth_token,
+        "CONNECT_NOTEBOOK_CONNECT_APP_SID": sb.connect_app_sid,
+        "CONNECT_NOTEBOOK_API_URL": sb.api_url,
+        "CONNECT_NOTEBOOK_MONITOR_URL": sb.monitor_url,
+        "CONNECT_NOTEBOOK_AUTHORIZE_BASE_URL": sb.url,
+        "CONNECT_NOTEBOOK_SANDBOX_CUSTOMERS": ",".join(sorted(sb.state.authorizations)),
+    }
+    assert set(env) <= _ENV_NAMES, "every variable must be listed in _config.ENV_VARS"
+    return env
+
+
+def _lab(args: argparse.Namespace) -> int:
+    from .sandbox import Sandbox
+    from .sandbox._cli import describe
+
+    notebooks = Path(args.notebook_dir).resolve()
+    if not notebooks.is_dir():
+        print(f"connect-notebook lab: no notebook folder at {notebooks}; pass --notebook-dir", file=sys.stderr)
+        return 2
+    sb = Sandbox(seed=args.seed, calls_per_account=args.calls, port=args.sandbox_port)
+    for sid in sb.customer_account_sids:
+        sb.authorize(sid)
+    try:
+        sb.start()
+    except OSError as exc:
+        print(f"connect-notebook lab: cannot start the sandbox on 127.0.0.1:{args.sandbox_port} "
+              f"({exc.strerror}); choose another port with --sandbox-port (0 picks a free one)", file=sys.stderr)
+        return 1
+    env = {**os.environ, **_sandbox_env(sb)}
+    command = [
+        sys.executable, "-m", "jupyter", "lab",
+        f"--ServerApp.root_dir={notebooks}",
+        f"--ServerApp.port={args.port}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.default_url=/lab/tree/{args.open}",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    if args.no_browser:
+        command.append("--no-browser")
+    describe(sb, sys.stdout)
+    print("Starting JupyterLab; open the http://127.0.0.1 URL it prints below (with its token).", flush=True)
+    try:
+        proc = subprocess.Popen(command, env=env)
+        while True:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:
+                # Ctrl-C reaches JupyterLab too; give it the chance to shut down cleanly.
+                if proc.poll() is None:
+                    proc.terminate()
+    finally:
+        sb.stop()
+        print("Sandbox stopped.", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``connect-notebook`` console script."""
+    from .sandbox import DEFAULT_CALLS, DEFAULT_SEED
+    from .sandbox._cli import add_arguments, serve
+
+    parser = argparse.ArgumentParser(prog="connect-notebook", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sandbox = sub.add_parser("sandbox", help="serve the Twilio-compatible sandbox until Ctrl-C",
+                             description="Serve a Twilio-compatible sandbox on 127.0.0.1 until Ctrl-C.")
+    add_arguments(sandbox)
+    lab = sub.add_parser("lab", help="start the sandbox and JupyterLab wired to it",
+                         description="Start the sandbox and JupyterLab on the notebooks folder, wired to it.")
+    lab.add_argument("--port", type=int, default=8888, help="JupyterLab's port (default %(default)s)")
+    lab.add_argument("--sandbox-port", type=int, default=8790, help="the sandbox's port (default %(default)s)")
+    lab.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    lab.add_argument("--calls", type=int, default=DEFAULT_CALLS, help="calls per customer (default %(default)s)")
+    lab.add_argument("--notebook-dir", default="notebooks", help="folder JupyterLab serves (default %(default)s)")
+    lab.add_argument("--open", default="quickstart.ipynb", help="notebook to open (default %(default)s)")
+    lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    args = parser.parse_args(argv)
+    if args.command == "sandbox":
+        return serve(args)
+    return _lab(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

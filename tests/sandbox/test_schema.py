@@ -1,0 +1,403 @@
+"""The sandbox's responses checked against Twilio's own OpenAPI specs.
+
+Real responses, fetched over loopback, are validated with openapi-core against the
+operation the spec declares for their path (``api.twilio.com`` 2010-04-01 and
+``monitor.twilio.com`` v1). Every documented property must be present
+(``response_properties_default_policy="required"``), so a field the sandbox forgets
+fails here, not in a user's notebook.
+
+Three places where the spec contradicts its own examples (and the live API) are
+patched explicitly in ``_patch_2010_spec`` / ``_patch_nullable_enums``; each patch has a
+test below proving the quirk is still in the spec, so a fixed spec makes that test
+fail and the patch can go.
+"""
+
+from __future__ import annotations
+
+import copy
+import email.utils
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from openapi_core import OpenAPI
+from openapi_core.configurations import Config
+from openapi_core.datatypes import RequestParameters
+from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+from connect_notebook.sandbox import Sandbox
+
+API_HOST = "https://api.twilio.com"
+MONITOR_HOST = "https://monitor.twilio.com"
+# twilio-python's Page.META_KEYS: everything else at the top level is the record list.
+META_KEYS = {"end", "first_page_uri", "next_page_uri", "last_page_uri", "page", "page_size",
+             "previous_page_uri", "total", "num_pages", "start", "uri"}
+PAGE_URI_KEYS = ("first_page_uri", "next_page_uri", "previous_page_uri", "uri")
+USAGE_KINDS = ("", "AllTime", "Daily", "Monthly", "Yearly", "Today", "Yesterday", "ThisMonth", "LastMonth")
+# A usage record price as the spec's examples write it: "0", "2192.84855".
+DECIMAL_STRING = r"^-?[0-9]+(\.[0-9]+)?$"
+
+
+# --- loading and patching the specs (once per session) ------------------------------
+
+
+def _usage_paths(spec: dict[str, Any]) -> list[str]:
+    return [p for p in spec["paths"] if "/Usage/Records" in p and "get" in spec["paths"][p]]
+
+
+def _list_schema(spec: dict[str, Any], path: str) -> dict[str, Any]:
+    return spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+
+
+def _patch_2010_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of the 2010 spec with its two self-contradictions resolved."""
+    spec = copy.deepcopy(spec)
+    schemas = spec["components"]["schemas"]
+    for name, schema in schemas.items():
+        if name.startswith("api.v2010.account.usage.usage_record"):
+            # The schema types `price` as a number, but the spec's own examples send a
+            # string (`"price": "2192.84855"` in ListUsageRecordResponse.readFull,
+            # `"price": "0"` in every sub-list's readFull), as the live API does and as
+            # twilio-python expects (it parses the string to Decimal). Validate the
+            # string form strictly instead of dropping the check.
+            schema["properties"]["price"] = {"type": "string", "pattern": DECIMAL_STRING, "nullable": True}
+    for item in spec["paths"].values():
+        ok = item.get("get", {}).get("responses", {}).get("200", {})
+        props = ok.get("content", {}).get("application/json", {}).get("schema", {}).get("properties", {})
+        if not any(p.get("type") == "array" for p in props.values()):
+            continue  # not a list envelope
+        for key in PAGE_URI_KEYS:
+            if props.get(key, {}).get("format") == "uri":
+                # The envelope declares `format: uri` (an absolute URI), yet every
+                # example in the spec gives a relative one
+                # ("/2010-04-01/Accounts/AC…/Calls.json?PageSize=50&Page=0"): the 2010
+                # API's links are relative to https://api.twilio.com. Check them as
+                # URI references rather than not at all.
+                props[key]["format"] = "uri-reference"
+    return _patch_nullable_enums(spec)
+
+
+def _patch_nullable_enums(node: Any) -> Any:
+    """Allow null in enums of ``nullable`` properties, as the specs' generator intends.
+
+    Twilio's specs are OpenAPI 3.0.1, which does not say whether ``nullable: true``
+    admits null past an ``enum``; OpenAPI 3.0.3 later said it does not, and
+    openapi-core follows that. Twilio marks fields such as the alert's
+    ``request_method`` nullable with ``enum: [GET, POST]`` and sends null for alerts
+    that no HTTP request raised.
+    """
+    if isinstance(node, dict):
+        if node.get("nullable") is True and isinstance(node.get("enum"), list) and None not in node["enum"]:
+            node["enum"] = [*node["enum"], None]
+        for value in node.values():
+            _patch_nullable_enums(value)
+    elif isinstance(node, list):
+        for value in node:
+            _patch_nullable_enums(value)
+    return node
+
+
+def _is_rfc2822_utc(value: object) -> bool:
+    """``Tue, 31 Aug 2010 20:36:28 +0000``: the 2010 API's date format, always in UTC."""
+    if not isinstance(value, str):
+        return True  # nullability is the schema's business, not the format's
+    try:
+        email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return False
+    return value.endswith(" +0000")
+
+
+@pytest.fixture(scope="session")
+def raw_2010_spec(specs_dir: Path) -> dict[str, Any]:
+    """Twilio's 2010-04-01 spec as published."""
+    return json.loads((specs_dir / "twilio_api_v2010.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def raw_monitor_spec(specs_dir: Path) -> dict[str, Any]:
+    """Twilio's Monitor v1 spec as published."""
+    return json.loads((specs_dir / "twilio_monitor_v1.json").read_text())
+
+
+def _openapi(spec: dict[str, Any], **formats: Any) -> OpenAPI:
+    config = Config(
+        # Twilio's spec is the reference here, not the thing under test; validating
+        # a 1.9 MB spec on every run would only slow the suite down.
+        spec_validator_cls=None,
+        extra_format_validators=formats or None,
+        response_properties_default_policy="required",
+    )
+    return OpenAPI.from_dict(spec, config=config)
+
+
+@pytest.fixture(scope="session")
+def openapi_2010(raw_2010_spec: dict[str, Any]) -> OpenAPI:
+    """The 2010 spec, patched for its known quirks, ready to validate responses."""
+    return _openapi(_patch_2010_spec(raw_2010_spec), **{"date-time-rfc-2822": _is_rfc2822_utc})
+
+
+@pytest.fixture(scope="session")
+def openapi_monitor(raw_monitor_spec: dict[str, Any]) -> OpenAPI:
+    """The Monitor v1 spec, patched for nullable enums."""
+    return _openapi(_patch_nullable_enums(copy.deepcopy(raw_monitor_spec)))
+
+
+# --- adapters from httpx to openapi-core's request/response protocols ---------------
+
+
+class _SpecRequest:
+    """An httpx request as openapi-core sees it, addressed to the Twilio host it stands for.
+
+    The specs declare ``servers`` on Twilio's hosts; the sandbox serves the same paths
+    on 127.0.0.1, so the operation is looked up with the host swapped back.
+    """
+
+    def __init__(self, request: httpx.Request, host_url: str) -> None:
+        self.host_url = host_url
+        self.path = request.url.path
+        self.method = request.method.lower()
+        self.body: bytes | None = None
+        self.content_type = "application/x-www-form-urlencoded"
+        self.parameters = RequestParameters(
+            query=ImmutableMultiDict(parse_qs(request.url.query.decode(), keep_blank_values=True)),
+            header=Headers(dict(request.headers)),
+            cookie=ImmutableMultiDict(),
+        )
+
+
+class _SpecResponse:
+    """An httpx response as openapi-core sees it."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.status_code = response.status_code
+        self.data = response.content
+        self.content_type = response.headers.get("Content-Type", "")
+        self.headers = Headers(dict(response.headers))
+
+
+def _schema_errors(app: OpenAPI, response: httpx.Response, host_url: str) -> list[str]:
+    """Every schema violation in ``response``, as ``path: message`` lines."""
+    lines = []
+    for error in app.iter_response_errors(_SpecRequest(response.request, host_url), _SpecResponse(response)):
+        cause = error.__cause__
+        details = getattr(cause, "schema_errors", None)
+        if not details:
+            lines.append(f"{type(error).__name__}: {cause or error}")
+            continue
+        lines.extend(f"{'/'.join(map(str, d.absolute_path))}: {d.message[:200]}" for d in details)
+    return lines
+
+
+# --- clients -------------------------------------------------------------------
+
+
+@pytest.fixture
+def owner_api(sandbox: Sandbox) -> Iterator[httpx.Client]:
+    """httpx authenticated as the Connect App's owner (who has the ConnectApps)."""
+    with httpx.Client(base_url=sandbox.api_url, auth=(sandbox.owner_account_sid, sandbox.owner_auth_token)) as client:
+        yield client
+
+
+def _first(records: list[dict[str, Any]], wanted: Callable[[dict[str, Any]], bool], what: str) -> str:
+    """The SID of the newest record that ``wanted`` accepts."""
+    for record in records:
+        if wanted(record):
+            return str(record["sid"])
+    msg = f"the sandbox's data has no {what}; pick another example"
+    raise AssertionError(msg)
+
+
+def _targets(sandbox: Sandbox, customer: str) -> dict[str, str]:
+    """Path fragments that the parametrized cases below fill in."""
+    calls = sandbox.calls(customer)
+    messages = sandbox.messages(customer)
+    return {
+        "acc": f"/2010-04-01/Accounts/{customer}",
+        "owner": f"/2010-04-01/Accounts/{sandbox.owner_account_sid}",
+        "app": sandbox.connect_app_sid,
+        "call_completed": _first(calls, lambda c: c["status"] == "completed", "completed call"),
+        "call_child_leg": _first(calls, lambda c: c["parent_call_sid"] is not None, "child leg"),
+        "call_no_answer": _first(calls, lambda c: c["status"] == "no-answer", "unanswered call"),
+        "message_delivered": _first(messages, lambda m: m["status"] == "delivered", "delivered message"),
+        "message_failed": _first(messages, lambda m: m["error_code"] is not None, "message with an error"),
+        "message_inbound": _first(messages, lambda m: m["direction"] == "inbound", "inbound message"),
+    }
+
+
+API_CASES = [
+    pytest.param("customer", "{acc}/Calls.json?PageSize=1000", id="calls-list"),
+    pytest.param("customer", "{acc}/Calls.json?PageSize=1000&Page=1", id="calls-list-page-1"),
+    pytest.param("customer", "{acc}/Calls/{call_completed}.json", id="call-fetch-completed"),
+    pytest.param("customer", "{acc}/Calls/{call_child_leg}.json", id="call-fetch-child-leg"),
+    pytest.param("customer", "{acc}/Calls/{call_no_answer}.json", id="call-fetch-no-answer"),
+    pytest.param("customer", "{acc}/Messages.json?PageSize=1000", id="messages-list"),
+    pytest.param("customer", "{acc}/Messages/{message_delivered}.json", id="message-fetch-delivered"),
+    pytest.param("customer", "{acc}/Messages/{message_failed}.json", id="message-fetch-undelivered"),
+    pytest.param("customer", "{acc}/Messages/{message_inbound}.json", id="message-fetch-inbound"),
+    *[pytest.param("customer", f"{{acc}}/Usage/Records{'/' + kind if kind else ''}.json?PageSize=1000",
+                   id=f"usage-records-{kind or 'list'}") for kind in USAGE_KINDS],
+    pytest.param("customer", "{acc}.json", id="account-fetch"),
+    pytest.param("owner", "{owner}.json", id="account-fetch-owner"),
+    pytest.param("customer", "/2010-04-01/Accounts.json", id="accounts-list"),
+    pytest.param("owner", "{owner}/ConnectApps.json", id="connect-apps-list"),
+    pytest.param("owner", "{owner}/ConnectApps/{app}.json", id="connect-app-fetch"),
+    pytest.param("customer", "{acc}/AuthorizedConnectApps.json", id="authorized-connect-apps-list"),
+    pytest.param("customer", "{acc}/AuthorizedConnectApps/{app}.json", id="authorized-connect-app-fetch"),
+]
+
+
+@pytest.mark.parametrize(("who", "template"), API_CASES)
+def test_2010_response_matches_twilio_spec(who: str, template: str, sandbox: Sandbox, customer: str,
+                                           api: httpx.Client, owner_api: httpx.Client,
+                                           openapi_2010: OpenAPI) -> None:
+    response = (api if who == "customer" else owner_api).get(template.format(**_targets(sandbox, customer)))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    if "page_size" in body:
+        # A list must have records, or its item schema is never exercised.
+        [records] = [v for k, v in body.items() if k not in META_KEYS]
+        assert len(records) > 0
+    assert _schema_errors(openapi_2010, response, API_HOST) == []
+
+
+def test_in_progress_call_matches_twilio_spec(openapi_2010: OpenAPI) -> None:
+    """A call still going on at the sandbox's clock (no end, duration or price) fits the schema.
+
+    The session's sandbox has none at its pinned time, so this one is pinned at a
+    busy hour where seed 7 has exactly such a call.
+    """
+    with Sandbox(seed=7, calls_per_account=1_000, days=2, now="2026-11-01T16:00:00+00:00") as sb:
+        customer = sb.customer_account_sids[0]
+        sb.authorize(customer)
+        call = _first(sb.calls(customer), lambda c: c["status"] == "in-progress", "call in progress")
+        with httpx.Client(base_url=sb.api_url, auth=(customer, sb.owner_auth_token)) as client:
+            fetched = client.get(f"/2010-04-01/Accounts/{customer}/Calls/{call}.json")
+            listed = client.get(f"/2010-04-01/Accounts/{customer}/Calls.json", params={"PageSize": 5})
+    assert fetched.status_code == listed.status_code == 200
+    body = fetched.json()
+    assert (body["end_time"], body["duration"], body["price"]) == (None, None, None)
+    assert call in [c["sid"] for c in listed.json()["calls"]]
+    assert _schema_errors(openapi_2010, fetched, API_HOST) == []
+    assert _schema_errors(openapi_2010, listed, API_HOST) == []
+
+
+def test_monitor_alerts_list_matches_twilio_spec(api: httpx.Client, openapi_monitor: OpenAPI) -> None:
+    response = api.get("/v1/Alerts", params={"PageSize": 1000})
+    assert response.status_code == 200, response.text
+    alerts = response.json()["alerts"]
+    # Both kinds of alert (raised by a webhook request, and not) are in the sample.
+    assert {a["request_method"] is None for a in alerts} == {True, False}
+    assert _schema_errors(openapi_monitor, response, MONITOR_HOST) == []
+
+
+@pytest.mark.parametrize("with_request", [True, False], ids=["raised-by-a-request", "no-request"])
+def test_monitor_alert_fetch_matches_twilio_spec(with_request: bool, api: httpx.Client,
+                                                 openapi_monitor: OpenAPI) -> None:
+    alerts = api.get("/v1/Alerts", params={"PageSize": 1000}).json()["alerts"]
+    sid = next(a["sid"] for a in alerts if (a["request_url"] is not None) is with_request)
+    response = api.get(f"/v1/Alerts/{sid}")
+    assert response.status_code == 200, response.text
+    assert response.json()["sid"] == sid
+    assert _schema_errors(openapi_monitor, response, MONITOR_HOST) == []
+
+
+def test_schema_check_rejects_a_call_with_a_numeric_duration(sandbox: Sandbox, customer: str,
+                                                            openapi_2010: OpenAPI) -> None:
+    """The validator is not a no-op: wrong types and formats are caught."""
+    record = next(c for c in sandbox.calls(customer) if c["duration"] is not None)
+    forged = {**record, "duration": int(record["duration"]), "start_time": "2026-10-01T00:00:00Z"}
+    response = httpx.Response(200, json=forged, request=httpx.Request("GET", f"{API_HOST}{record['uri']}"))
+    errors = _schema_errors(openapi_2010, response, API_HOST)
+    assert any(e.startswith("duration:") for e in errors), errors
+    assert any(e.startswith("start_time:") for e in errors), errors
+
+
+# --- the quirks patched above are still in the published spec ------------------------
+
+
+def test_spec_types_usage_price_as_number_but_its_examples_send_strings(raw_2010_spec: dict[str, Any]) -> None:
+    paths = _usage_paths(raw_2010_spec)
+    assert len(paths) == len(USAGE_KINDS)
+    for path in paths:
+        item = _list_schema(raw_2010_spec, path)["properties"]["usage_records"]["items"]["$ref"]
+        schema = raw_2010_spec["components"]["schemas"][item.rsplit("/", 1)[1]]
+        assert schema["properties"]["price"]["type"] == "number", path
+        examples = raw_2010_spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["examples"]
+        prices = [r["price"] for r in examples["readFull"]["value"]["usage_records"]]
+        assert prices and all(isinstance(p, str) for p in prices), path
+
+
+def test_spec_declares_absolute_page_uris_but_its_examples_are_relative(raw_2010_spec: dict[str, Any]) -> None:
+    path = "/2010-04-01/Accounts/{AccountSid}/Calls.json"
+    props = _list_schema(raw_2010_spec, path)["properties"]
+    assert props["first_page_uri"]["format"] == "uri"
+    examples = raw_2010_spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["examples"]
+    assert all(e["value"]["first_page_uri"].startswith("/2010-04-01/") for e in examples.values())
+
+
+def test_spec_marks_alert_request_method_nullable_with_an_enum_without_null(raw_monitor_spec: dict[str, Any]) -> None:
+    prop = raw_monitor_spec["components"]["schemas"]["monitor.v1.alert"]["properties"]["request_method"]
+    assert prop["nullable"] is True
+    assert None not in prop["enum"]
+
+
+# --- envelopes -----------------------------------------------------------------
+
+ENVELOPE_CASES = [
+    pytest.param("customer", "{acc}/Calls.json", "calls", id="calls"),
+    pytest.param("customer", "{acc}/Calls.json?To=%2B10000000000", "calls", id="calls-empty"),
+    pytest.param("customer", "{acc}/Messages.json", "messages", id="messages"),
+    pytest.param("customer", "{acc}/Messages.json?From=%2B10000000000", "messages", id="messages-empty"),
+    *[pytest.param("customer", f"{{acc}}/Usage/Records{'/' + kind if kind else ''}.json", "usage_records",
+                   id=f"usage-records-{kind or 'list'}") for kind in USAGE_KINDS],
+    pytest.param("customer", "/2010-04-01/Accounts.json", "accounts", id="accounts"),
+    pytest.param("owner", "{owner}/ConnectApps.json", "connect_apps", id="connect-apps"),
+    pytest.param("customer", "{acc}/ConnectApps.json", "connect_apps", id="connect-apps-empty"),
+    pytest.param("customer", "{acc}/AuthorizedConnectApps.json", "authorized_connect_apps",
+                 id="authorized-connect-apps"),
+]
+
+
+@pytest.mark.parametrize(("who", "template", "key"), ENVELOPE_CASES)
+def test_2010_list_envelope_has_exactly_one_record_key(who: str, template: str, key: str, sandbox: Sandbox,
+                                                       customer: str, api: httpx.Client,
+                                                       owner_api: httpx.Client) -> None:
+    response = (api if who == "customer" else owner_api).get(template.format(**_targets(sandbox, customer)))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    # twilio-python takes "the only key that is not a meta key" as the records.
+    assert set(body) - META_KEYS == {key}
+    assert isinstance(body[key], list)
+    for name in PAGE_URI_KEYS:
+        assert body[name] is None or body[name].startswith(urlsplit(str(response.url)).path + "?")
+
+
+def _is_on_sandbox(url: str, sandbox: Sandbox, path: str) -> bool:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" == sandbox.monitor_url and parts.path == path
+
+
+def test_alerts_envelope_has_absolute_meta_urls_on_the_sandbox_host(sandbox: Sandbox, api: httpx.Client) -> None:
+    first = api.get("/v1/Alerts", params={"PageSize": 2})
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert set(body) == {"alerts", "meta"}
+    meta = body["meta"]
+    assert meta["key"] == "alerts"
+    assert (meta["page"], meta["page_size"], meta["previous_page_url"]) == (0, 2, None)
+    for name in ("first_page_url", "url", "next_page_url"):
+        assert _is_on_sandbox(meta[name], sandbox, "/v1/Alerts"), (name, meta[name])
+    assert all(_is_on_sandbox(a["url"], sandbox, f"/v1/Alerts/{a['sid']}") for a in body["alerts"])
+
+    # The absolute next link is followed verbatim (as twilio-python does) and links back.
+    second = api.get(meta["next_page_url"])
+    assert second.status_code == 200, second.text
+    meta2 = second.json()["meta"]
+    assert meta2["page"] == 1
+    assert _is_on_sandbox(meta2["previous_page_url"], sandbox, "/v1/Alerts")
+    assert parse_qs(urlsplit(meta2["url"]).query)["Page"] == ["1"]
