@@ -65,15 +65,14 @@ def _lab(args: argparse.Namespace) -> int:
         command.append("--no-browser")
     describe(sb, sys.stdout)
     print("Starting JupyterLab; open the http://127.0.0.1 URL it prints below (with its token).", flush=True)
+    proc = subprocess.Popen([*command, *args.jupyter_args], env=env)
     try:
-        proc = subprocess.Popen(command, env=env)
-        while True:
-            try:
-                return proc.wait()
-            except KeyboardInterrupt:
-                # Ctrl-C reaches JupyterLab too; give it the chance to shut down cleanly.
-                if proc.poll() is None:
-                    proc.terminate()
+        return proc.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C in a terminal reaches JupyterLab too; either way, stop it cleanly.
+        proc.terminate()
+        proc.wait()
+        return 0
     finally:
         sb.stop()
         print("Sandbox stopped.", flush=True)
@@ -98,7 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     lab.add_argument("--notebook-dir", default="notebooks", help="folder JupyterLab serves (default %(default)s)")
     lab.add_argument("--open", default="quickstart.ipynb", help="notebook to open (default %(default)s)")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, metavar="-- JUPYTER-ARGS",
+                     help="further options for jupyter lab, after --")
     args = parser.parse_args(argv)
+    if args.command == "lab" and args.jupyter_args[:1] == ["--"]:
+        args.jupyter_args = args.jupyter_args[1:]
     if args.command == "sandbox":
         return serve(args)
     return _lab(args)

@@ -1,0 +1,206 @@
+"""The connect-notebook command: `sandbox` serves until Ctrl-C; `lab` wires JupyterLab to a sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import tornado.websocket
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-m", "connect_notebook._cli"]
+
+
+def _read_until(stream, pattern: str, limit: int = 200) -> tuple[re.Match[str], list[str]]:
+    """Read lines until one matches; a closed stream or too many lines fails the test."""
+    seen = []
+    for _ in range(limit):
+        line = stream.readline()
+        if not line:
+            break
+        seen.append(line)
+        if m := re.search(pattern, line):
+            return m, seen
+    pytest.fail(f"no line matched {pattern!r}; got:\n{''.join(seen)}")
+
+
+@pytest.fixture
+def sandbox_process() -> Iterator[subprocess.Popen[str]]:
+    proc = subprocess.Popen(
+        [*CLI, "sandbox", "--port", "0", "--calls", "300", "--days", "5", "--now", "2026-11-01T12:00:00Z",
+         "--authorize", "all", "--rate-limit", "0", "--retry-after", "3"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(30)
+    proc.stdout.close()  # type: ignore[union-attr]
+    proc.stderr.close()  # type: ignore[union-attr]
+
+
+def test_sandbox_command_prints_urls_and_credentials_serves_and_stops_on_ctrl_c(sandbox_process) -> None:
+    (m, lines) = _read_until(sandbox_process.stdout, r"Press Ctrl-C")
+    text = "".join(lines)
+    url = re.search(r"serving on (http://127\.0\.0\.1:\d+)", text).group(1)
+    token = re.search(r"Auth Token\s+([0-9a-f]{32})", text).group(1)
+    customer = re.search(r"(AC[0-9a-f]{32})\s+\S.*\(authorized\)", text).group(1)
+    assert f"{url}/authorize/CN" in text
+    response = httpx.get(f"{url}/2010-04-01/Accounts/{customer}/Calls.json", auth=(customer, token))
+    assert response.status_code == 200
+    assert len(response.json()["calls"]) == 50
+    sandbox_process.send_signal(signal.SIGINT)
+    assert sandbox_process.wait(30) == 0
+    assert "Sandbox stopped." in sandbox_process.stdout.read()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url)
+
+
+def test_sandbox_command_passes_fault_options_to_the_sandbox() -> None:
+    proc = subprocess.Popen(
+        [*CLI, "sandbox", "--port", "0", "--calls", "50", "--days", "2", "--authorize", "all",
+         "--rate-limit", "1", "--retry-after", "3"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        _, lines = _read_until(proc.stdout, r"Press Ctrl-C")
+        text = "".join(lines)
+        url = re.search(r"serving on (http://127\.0\.0\.1:\d+)", text).group(1)
+        token = re.search(r"Auth Token\s+([0-9a-f]{32})", text).group(1)
+        customer = re.search(r"(AC[0-9a-f]{32})\s+\S.*\(authorized\)", text).group(1)
+        response = httpx.get(f"{url}/2010-04-01/Accounts/{customer}/Calls.json", auth=(customer, token))
+        assert response.status_code == 429
+        assert response.json()["code"] == 20429
+        assert response.headers["Retry-After"] == "3"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rate-limit", "2"], "rate_limit is a probability between 0 and 1"),
+        (["--concurrency-limit", "0"], "concurrency_limit must be at least 1"),
+        (["--now", "yesterday"], "now must be an ISO 8601 time"),
+        (["--customers", "0"], "customers must be between 1 and 64"),
+        (["--authorize", "AC00000000000000000000000000000000"], "is not a sandbox customer account"),
+    ],
+    ids=["probability", "concurrency", "now", "customers", "authorize"],
+)
+def test_sandbox_command_rejects_bad_options_with_a_clear_message(args: list[str], message: str) -> None:
+    result = subprocess.run([*CLI, "sandbox", "--port", "0", *args], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sandbox_command_on_a_taken_port_names_the_port_and_the_option() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([*CLI, "sandbox", "--port", str(port)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert f"127.0.0.1:{port}" in result.stderr
+    assert "--port" in result.stderr
+
+
+def test_python_dash_m_sandbox_prints_its_url_first() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "connect_notebook.sandbox", "--port", "0", "--calls", "10"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        assert re.fullmatch(r"Twilio sandbox serving on http://127\.0\.0\.1:\d+\n", first)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _execute(base: str, token: str, code: str) -> str:
+    """Run code in a new kernel of a running Jupyter server; return what it printed."""
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"token {token}"}) as client:
+        kernel = (await client.post("/api/kernels", json={"name": "python3"})).raise_for_status().json()
+        ws = await tornado.websocket.websocket_connect(
+            f"{base.replace('http', 'ws')}/api/kernels/{kernel['id']}/channels?token={token}")
+        msg_id = uuid.uuid4().hex
+        ws.write_message(json.dumps({
+            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test",
+                       "session": uuid.uuid4().hex, "version": "5.3"},
+            "parent_header": {}, "metadata": {}, "channel": "shell",
+            "content": {"code": code, "silent": False, "store_history": False,
+                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
+        }))
+        out = []
+        while True:
+            raw = await asyncio.wait_for(ws.read_message(), 120)
+            assert raw is not None, "the kernel's websocket closed"
+            msg = json.loads(raw)
+            if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "stream":
+                out.append(msg["content"]["text"])
+            elif msg["msg_type"] == "error":
+                out.append("\n".join(msg["content"]["traceback"]))
+            elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+        ws.close()
+        await client.delete(f"/api/kernels/{kernel['id']}")
+        return "".join(out)
+
+
+def test_lab_starts_jupyterlab_whose_kernels_reach_the_sandbox_without_configuration(tmp_path: Path) -> None:
+    token = uuid.uuid4().hex
+    port = _free_port()
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces")}
+    env["JUPYTER_DATA_DIR"] = str(tmp_path / "data")
+    proc = subprocess.Popen(
+        [*CLI, "lab", "--port", str(port), "--sandbox-port", "0", "--calls", "200", "--no-browser",
+         "--notebook-dir", str(ROOT / "notebooks"), "--", f"--IdentityProvider.token={token}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+    )
+    try:
+        _read_until(proc.stdout, r"Starting JupyterLab")
+        _read_until(proc.stderr, rf"http://127\.0\.0\.1:{port}/lab", limit=500)
+        base = f"http://127.0.0.1:{port}"
+        status = httpx.get(f"{base}/api/status", headers={"Authorization": f"token {token}"})
+        assert status.status_code == 200
+        contents = httpx.get(f"{base}/api/contents/quickstart.ipynb", headers={"Authorization": f"token {token}"})
+        assert contents.status_code == 200
+        printed = asyncio.run(_execute(base, token, (
+            "import os, httpx\n"
+            "customer = os.environ['CONNECT_NOTEBOOK_SANDBOX_CUSTOMERS'].split(',')[0]\n"
+            "r = httpx.get(os.environ['CONNECT_NOTEBOOK_API_URL'] + f'/2010-04-01/Accounts/{customer}/Calls.json',"
+            " auth=(customer, os.environ['CONNECT_NOTEBOOK_AUTH_TOKEN']))\n"
+            "print('status', r.status_code, 'calls', len(r.json()['calls']))\n"
+        )))
+        assert "status 200 calls 50" in printed
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0
+        assert "Sandbox stopped." in proc.stdout.read()
+        proc.stdout.close()
+        proc.stderr.close()
