@@ -40,7 +40,9 @@ def _lab(args: argparse.Namespace) -> int:
 
     notebooks = Path(args.notebook_dir).resolve()
     if not notebooks.is_dir():
-        print(f"connect-notebook lab: no notebook folder at {notebooks}; pass --notebook-dir", file=sys.stderr)
+        print(
+            f"connect-notebook lab: no notebook folder at {notebooks}; pass --notebook-dir", file=sys.stderr
+        )
         return 2
     sb = Sandbox(seed=args.seed, calls_per_account=args.calls, port=args.sandbox_port)
     for sid in sb.customer_account_sids:
@@ -48,12 +50,18 @@ def _lab(args: argparse.Namespace) -> int:
     try:
         sb.start()
     except OSError as exc:
-        print(f"connect-notebook lab: cannot start the sandbox on 127.0.0.1:{args.sandbox_port} "
-              f"({exc.strerror}); choose another port with --sandbox-port (0 picks a free one)", file=sys.stderr)
+        print(
+            f"connect-notebook lab: cannot start the sandbox on 127.0.0.1:{args.sandbox_port} "
+            f"({exc.strerror}); choose another port with --sandbox-port (0 picks a free one)",
+            file=sys.stderr,
+        )
         return 1
     env = {**os.environ, **_sandbox_env(sb)}
     command = [
-        sys.executable, "-m", "jupyter", "lab",
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
         f"--ServerApp.root_dir={notebooks}",
         f"--ServerApp.port={args.port}",
         "--ServerApp.ip=127.0.0.1",
@@ -85,20 +93,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="connect-notebook", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sandbox = sub.add_parser("sandbox", help="serve the Twilio-compatible sandbox until Ctrl-C",
-                             description="Serve a Twilio-compatible sandbox on 127.0.0.1 until Ctrl-C.")
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="serve the Twilio-compatible sandbox until Ctrl-C",
+        description="Serve a Twilio-compatible sandbox on 127.0.0.1 until Ctrl-C.",
+    )
     add_arguments(sandbox)
-    lab = sub.add_parser("lab", help="start the sandbox and JupyterLab wired to it",
-                         description="Start the sandbox and JupyterLab on the notebooks folder, wired to it.")
+    lab = sub.add_parser(
+        "lab",
+        help="start the sandbox and JupyterLab wired to it",
+        description="Start the sandbox and JupyterLab on the notebooks folder, wired to it.",
+    )
     lab.add_argument("--port", type=int, default=8888, help="JupyterLab's port (default %(default)s)")
-    lab.add_argument("--sandbox-port", type=int, default=8790, help="the sandbox's port (default %(default)s)")
+    lab.add_argument(
+        "--sandbox-port", type=int, default=8790, help="the sandbox's port (default %(default)s)"
+    )
     lab.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    lab.add_argument("--calls", type=int, default=DEFAULT_CALLS, help="calls per customer (default %(default)s)")
-    lab.add_argument("--notebook-dir", default="notebooks", help="folder JupyterLab serves (default %(default)s)")
+    lab.add_argument(
+        "--calls", type=int, default=DEFAULT_CALLS, help="calls per customer (default %(default)s)"
+    )
+    lab.add_argument(
+        "--notebook-dir", default="notebooks", help="folder JupyterLab serves (default %(default)s)"
+    )
     lab.add_argument("--open", default="quickstart.ipynb", help="notebook to open (default %(default)s)")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
-    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, metavar="-- JUPYTER-ARGS",
-                     help="further options for jupyter lab, after --")
+    lab.add_argument(
+        "jupyter_args",
+        nargs=argparse.REMAINDER,
+        metavar="-- JUPYTER-ARGS",
+        help="further options for jupyter lab, after --",
+    )
     args = parser.parse_args(argv)
     if args.command == "lab" and args.jupyter_args[:1] == ["--"]:
         args.jupyter_args = args.jupyter_args[1:]

@@ -30,8 +30,15 @@ ENV_VARS = (
     EnvVar("CONNECT_NOTEBOOK_CONNECT_APP_SID", None, "SID (CN…) of the owner's Connect App."),
     EnvVar("CONNECT_NOTEBOOK_API_URL", DEFAULT_API_URL, "Base URL of the REST API (2010-04-01)."),
     EnvVar("CONNECT_NOTEBOOK_MONITOR_URL", DEFAULT_MONITOR_URL, "Base URL of the Monitor API (alerts)."),
-    EnvVar("CONNECT_NOTEBOOK_AUTHORIZE_BASE_URL", DEFAULT_AUTHORIZE_BASE_URL,
-           "Where the Connect authorize page lives (…/authorize/CN…)."),
-    EnvVar("CONNECT_NOTEBOOK_SANDBOX_CUSTOMERS", None,
-           "Set by `connect-notebook lab`: the sandbox customer AccountSids already authorized, comma-separated."),
+    EnvVar(
+        "CONNECT_NOTEBOOK_AUTHORIZE_BASE_URL",
+        DEFAULT_AUTHORIZE_BASE_URL,
+        "Where the Connect authorize page lives (…/authorize/CN…).",
+    ),
+    EnvVar(
+        "CONNECT_NOTEBOOK_SANDBOX_CUSTOMERS",
+        None,
+        "Set by `connect-notebook lab`: the sandbox customer AccountSids already authorized, "
+        "comma-separated.",
+    ),
 )

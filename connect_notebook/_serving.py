@@ -15,7 +15,6 @@ from collections.abc import Coroutine
 from typing import Any, Self, TypeVar
 
 import tornado.httpserver
-import tornado.netutil
 import tornado.web
 
 __all__ = ["ServerThread"]
@@ -26,8 +25,14 @@ T = TypeVar("T")
 class ServerThread:
     """Serve a Tornado application on one loopback port from a daemon thread."""
 
-    def __init__(self, app: tornado.web.Application, *, host: str = "127.0.0.1", port: int = 0,
-                 name: str = "connect_notebook-server") -> None:
+    def __init__(
+        self,
+        app: tornado.web.Application,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        name: str = "connect_notebook-server",
+    ) -> None:
         self._app = app
         self.host = host
         self.port = port
@@ -60,7 +65,7 @@ class ServerThread:
         if self._thread is not None:
             msg = f"{self.name} is already running on port {self.port}"
             raise RuntimeError(msg)
-        [sock] = tornado.netutil.bind_sockets(self.port, self.host, family=socket.AF_INET)
+        sock = _bind(self.host, self.port)
         self.port = sock.getsockname()[1]
         self._ready.clear()
         self._thread = threading.Thread(target=self._run, args=(sock,), name=self.name, daemon=True)
@@ -90,6 +95,8 @@ class ServerThread:
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = 30.0) -> T:
         """Run a coroutine on the server's loop from another thread and return its result."""
+        if self._loop is None:
+            coro.close()  # never scheduled: close it rather than leave it un-awaited
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -110,3 +117,18 @@ class ServerThread:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening, non-blocking IPv4 socket; closed again if binding fails."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        if port:  # a fixed port can be rebound at once after a restart (not a shared port)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock

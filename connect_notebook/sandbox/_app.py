@@ -15,7 +15,7 @@ def make_app(state: SandboxState) -> tornado.web.Application:
     """Return the sandbox's Tornado application over ``state``."""
     routes = [(pattern, handler, {"state": state}) for pattern, handler in [*ROUTES, *PAGE_ROUTES]]
     return tornado.web.Application(
-        routes,  # type: ignore[arg-type]
+        routes,
         default_handler_class=NotFoundHandler,
         default_handler_args={"state": state},
         compress_response=False,
@@ -29,5 +29,9 @@ def _quiet_log(handler: tornado.web.RequestHandler) -> None:
 
     status = handler.get_status()
     logging.getLogger("connect_notebook.sandbox").debug(
-        "%d %s %s %.1fms", status, handler.request.method, handler.request.uri,
-        1000 * handler.request.request_time())
+        "%d %s %s %.1fms",
+        status,
+        handler.request.method,
+        handler.request.uri,
+        1000 * handler.request.request_time(),
+    )

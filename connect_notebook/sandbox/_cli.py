@@ -17,19 +17,32 @@ __all__ = ["add_arguments", "main", "sandbox_from_args", "serve"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the sandbox's options (data, Connect App, faults) to ``parser``."""
     data = parser.add_argument_group("data")
-    data.add_argument("--port", type=int, default=8790, help="TCP port on 127.0.0.1 (0 picks a free one; default 8790)")
+    data.add_argument(
+        "--port", type=int, default=8790, help="TCP port on 127.0.0.1 (0 picks a free one; default 8790)"
+    )
     data.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of all data (default %(default)s)")
-    data.add_argument("--calls", type=int, default=DEFAULT_CALLS, help="calls per customer account (default %(default)s)")
+    data.add_argument(
+        "--calls", type=int, default=DEFAULT_CALLS, help="calls per customer account (default %(default)s)"
+    )
     data.add_argument("--messages", type=int, default=None, help="messages per customer (default: calls / 4)")
-    data.add_argument("--customers", type=int, default=DEFAULT_CUSTOMERS, help="customer accounts (default %(default)s)")
+    data.add_argument(
+        "--customers", type=int, default=DEFAULT_CUSTOMERS, help="customer accounts (default %(default)s)"
+    )
     data.add_argument("--days", type=int, default=DEFAULT_DAYS, help="days of history (default %(default)s)")
-    data.add_argument("--now", default=None, help="the sandbox's clock, ISO 8601 (default: the current minute)")
+    data.add_argument(
+        "--now", default=None, help="the sandbox's clock, ISO 8601 (default: the current minute)"
+    )
     app = parser.add_argument_group("Connect App")
     app.add_argument("--authorize-redirect-url", default=None, help="the app's Authorize URL")
     app.add_argument("--deauthorize-callback-url", default=None, help="the app's Deauthorize Callback URL")
     app.add_argument("--deauthorize-callback-method", choices=("GET", "POST"), default="POST")
-    app.add_argument("--authorize", action="append", default=[], metavar="AC…|all",
-                     help="pre-authorize a customer (repeatable; 'all' for every customer)")
+    app.add_argument(
+        "--authorize",
+        action="append",
+        default=[],
+        metavar="AC…|all",
+        help="pre-authorize a customer (repeatable; 'all' for every customer)",
+    )
     faults = parser.add_argument_group("fault injection (REST API only; probabilities per request)")
     faults.add_argument("--fault-seed", type=int, default=0, help="seed of fault decisions")
     faults.add_argument("--latency", type=float, default=0.0, help="seconds added to every response")
@@ -40,21 +53,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     faults.add_argument("--server-error", type=float, default=0.0, help="probability of 500 / 503")
     faults.add_argument("--reset", type=float, default=0.0, help="probability of a connection reset mid-body")
     faults.add_argument("--truncate", type=float, default=0.0, help="probability of a truncated JSON body")
-    faults.add_argument("--concurrency-limit", type=int, default=None,
-                        help="concurrent requests per account before 429 / 20429")
+    faults.add_argument(
+        "--concurrency-limit",
+        type=int,
+        default=None,
+        help="concurrent requests per account before 429 / 20429",
+    )
 
 
 def sandbox_from_args(args: argparse.Namespace) -> Sandbox:
     """Build (but do not start) the sandbox the options describe; ValueError if they do not fit."""
     faults = Faults(
-        seed=args.fault_seed, latency=args.latency, spike_rate=args.spike_rate,
-        spike_latency=args.spike_latency, rate_limit=args.rate_limit, retry_after=args.retry_after,
-        server_error=args.server_error, reset=args.reset, truncate=args.truncate,
+        seed=args.fault_seed,
+        latency=args.latency,
+        spike_rate=args.spike_rate,
+        spike_latency=args.spike_latency,
+        rate_limit=args.rate_limit,
+        retry_after=args.retry_after,
+        server_error=args.server_error,
+        reset=args.reset,
+        truncate=args.truncate,
         concurrency_limit=args.concurrency_limit,
     )
     sb = Sandbox(
-        seed=args.seed, calls_per_account=args.calls, messages_per_account=args.messages,
-        customers=args.customers, days=args.days, now=args.now, faults=faults, port=args.port,
+        seed=args.seed,
+        calls_per_account=args.calls,
+        messages_per_account=args.messages,
+        customers=args.customers,
+        days=args.days,
+        now=args.now,
+        faults=faults,
+        port=args.port,
         authorize_redirect_url=args.authorize_redirect_url,
         deauthorize_callback_url=args.deauthorize_callback_url,
         deauthorize_callback_method=args.deauthorize_callback_method,
@@ -106,8 +135,11 @@ def serve(args: argparse.Namespace) -> int:
     try:
         sb.start()
     except OSError as exc:
-        print(f"connect-notebook sandbox: cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); "
-              "choose another port with --port (0 picks a free one)", file=sys.stderr)
+        print(
+            f"connect-notebook sandbox: cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); "
+            "choose another port with --port (0 picks a free one)",
+            file=sys.stderr,
+        )
         return 1
     try:
         describe(sb, sys.stdout)
@@ -121,7 +153,9 @@ def serve(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m connect_notebook.sandbox``."""
-    parser = argparse.ArgumentParser(prog="python -m connect_notebook.sandbox",
-                                     description="Serve a Twilio-compatible sandbox on 127.0.0.1.")
+    parser = argparse.ArgumentParser(
+        prog="python -m connect_notebook.sandbox",
+        description="Serve a Twilio-compatible sandbox on 127.0.0.1.",
+    )
     add_arguments(parser)
     return serve(parser.parse_args(argv))

@@ -19,7 +19,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 from ._sids import SidCodec, plain_sid
@@ -82,6 +82,7 @@ def day_of(epoch: int) -> int:
 
 # --- countries, numbers and prices ------------------------------------------------
 
+
 @dataclass(frozen=True)
 class _Country:
     code: str
@@ -106,8 +107,18 @@ _COUNTRIES = (
 _COUNTRY_BY_CODE = {c.code: c for c in _COUNTRIES}
 _INBOUND_RATE = 850
 _NUMBER_MONTHLY_PRICE = 115_000  # 1.15 USD per number per month
-_CNAM = ("SMITH JOHN", "GARCIA MARIA", "NGUYEN LINH", "WIRELESS CALLER", "JOHNSON ANNA", "PATEL RAJ",
-         "BROWN DAVID", "MILLER SARAH", "LOPEZ CARLOS", "DAVIS EMMA")
+_CNAM = (
+    "SMITH JOHN",
+    "GARCIA MARIA",
+    "NGUYEN LINH",
+    "WIRELESS CALLER",
+    "JOHNSON ANNA",
+    "PATEL RAJ",
+    "BROWN DAVID",
+    "MILLER SARAH",
+    "LOPEZ CARLOS",
+    "DAVIS EMMA",
+)
 
 
 def formatted_number(e164: str) -> str:
@@ -163,8 +174,11 @@ def make_accounts(seed: int, customers: int, calls: int, messages: int, created:
     rng = random.Random(f"accounts:{seed}")
     accounts = []
     names = [("Connect Notebook Analytics", -5)] + [
-        (_CUSTOMER_PROFILES[i % len(_CUSTOMER_PROFILES)][0] + ("" if i < len(_CUSTOMER_PROFILES) else f" {i // len(_CUSTOMER_PROFILES) + 1}"),
-         _CUSTOMER_PROFILES[i % len(_CUSTOMER_PROFILES)][1])
+        (
+            _CUSTOMER_PROFILES[i % len(_CUSTOMER_PROFILES)][0]
+            + ("" if i < len(_CUSTOMER_PROFILES) else f" {i // len(_CUSTOMER_PROFILES) + 1}"),
+            _CUSTOMER_PROFILES[i % len(_CUSTOMER_PROFILES)][1],
+        )
         for i in range(customers)
     ]
     us = _COUNTRY_BY_CODE["US"]
@@ -194,8 +208,32 @@ def make_accounts(seed: int, customers: int, calls: int, messages: int, created:
 # --- time line ---------------------------------------------------------------------
 
 # Relative call volume per local hour: quiet nights, a morning peak, a lunch dip.
-_DIURNAL = (0.6, 0.4, 0.3, 0.3, 0.4, 0.8, 2.0, 4.5, 8.5, 11.0, 11.5, 10.5,
-            8.5, 9.5, 10.5, 10.0, 9.0, 7.0, 4.5, 3.2, 2.4, 1.8, 1.2, 0.8)
+_DIURNAL = (
+    0.6,
+    0.4,
+    0.3,
+    0.3,
+    0.4,
+    0.8,
+    2.0,
+    4.5,
+    8.5,
+    11.0,
+    11.5,
+    10.5,
+    8.5,
+    9.5,
+    10.5,
+    10.0,
+    9.0,
+    7.0,
+    4.5,
+    3.2,
+    2.4,
+    1.8,
+    1.2,
+    0.8,
+)
 _WEEKDAY = (1.0, 1.05, 1.05, 1.0, 0.95, 0.45, 0.3)
 
 
@@ -380,8 +418,8 @@ class AccountData:
         days = list(range(timeline.first_day, timeline.last_day + 1))
         self.days_desc = days[::-1]
         weights = [sum(_hour_weights(account, d, timeline)) * self._trend(d) for d in days]
-        self._call_counts = dict(zip(days, _allocate(account.calls_total, weights)))
-        self._message_counts = dict(zip(days, _allocate(account.messages_total, weights)))
+        self._call_counts = dict(zip(days, _allocate(account.calls_total, weights), strict=True))
+        self._message_counts = dict(zip(days, _allocate(account.messages_total, weights), strict=True))
         rng = random.Random(f"pool:{seed}:{account.sid}")
         countries = [(c.code, c.weight) for c in _COUNTRIES]
         self._pool = []
@@ -414,6 +452,11 @@ class AccountData:
             while self._cached_records > self.CACHE_RECORDS and len(self._cache) > 1:
                 self._cached_records -= len(self._cache.popitem(last=False)[1])
         return records
+
+    def days_generated(self) -> int:
+        """How many days of calls are generated and cached right now."""
+        with self._lock:
+            return sum(1 for kind, _ in self._cache if kind == "calls")
 
     def _counterpart(self, rng: random.Random) -> tuple[str, str]:
         i = bisect.bisect_right(self._pool_cum, rng.random() * self._pool_cum[-1])
@@ -510,21 +553,23 @@ class AccountData:
                 child["duration"] = min(child["duration"], limit)
                 child["end"] = child_start + child["duration"]
                 child["price"] = -math.ceil(child["duration"] / 60) * _COUNTRY_BY_CODE["US"].outbound_rate
-            legs.append({
-                "gen": gen + 1,
-                "parent_gen": gen,
-                "direction": "outbound-dial",
-                "status": child_status,
-                "from": ours.e164,
-                "to": rng.choice(self._agents),
-                "country": "US",
-                "pn": ours.sid,
-                "queue_ms": 0,
-                "answered_by": None,
-                "caller_name": None,
-                "forwarded_from": None,
-                **child,
-            })
+            legs.append(
+                {
+                    "gen": gen + 1,
+                    "parent_gen": gen,
+                    "direction": "outbound-dial",
+                    "status": child_status,
+                    "from": ours.e164,
+                    "to": rng.choice(self._agents),
+                    "country": "US",
+                    "pn": ours.sid,
+                    "queue_ms": 0,
+                    "answered_by": None,
+                    "caller_name": None,
+                    "forwarded_from": None,
+                    **child,
+                }
+            )
         return legs
 
     @staticmethod
@@ -542,8 +587,13 @@ class AccountData:
             }
         if status == "failed":
             ring = rng.randint(0, 2)
-        return {"start": start, "end": start + ring, "duration": None, "price": None,
-                "settle": rng.randint(0, 5)}
+        return {
+            "start": start,
+            "end": start + ring,
+            "duration": None,
+            "price": None,
+            "settle": rng.randint(0, 5),
+        }
 
     def find_call(self, sid: str) -> Call | None:
         """Return the call with this SID, or None if this account has none such."""
@@ -566,7 +616,7 @@ class AccountData:
         rng = random.Random(f"messages:{self.seed}:{self.account.sid}:{ordinal}")
         window = self.timeline.window(ordinal)
         sampler = _Sampler(_hour_weights(self.account, ordinal, self.timeline), window)
-        raw = []
+        raw: list[dict[str, Any]] = []
         for gen in range(count):
             created = sampler.draw(rng)
             ours = rng.choice(self.account.numbers)
@@ -574,7 +624,9 @@ class AccountData:
             direction = _weighted(rng, (("outbound-api", 58), ("inbound", 36), ("outbound-reply", 6)))
             body = rng.choice(_BODIES).format(
                 d=date.fromordinal(ordinal + rng.randint(1, 9)).isoformat(),
-                h=rng.randint(8, 17), n=rng.randint(1000, 999999))
+                h=rng.randint(8, 17),
+                n=rng.randint(1000, 999999),
+            )
             segments = _segments(body)
             media = 1 if rng.random() < 0.03 else 0
             error = None
@@ -589,24 +641,46 @@ class AccountData:
             if status == "failed":
                 price = 0
             sent = min(created + rng.randint(0, 3), window[1] - 1)
-            raw.append({
-                "gen": gen, "direction": direction, "status": status,
-                "from": other if direction == "inbound" else ours.e164,
-                "to": ours.e164 if direction == "inbound" else other,
-                "body": body, "segments": segments, "media": media, "created": created,
-                "sent": sent, "updated": sent + rng.randint(1, 30), "price": price, "error": error,
-                "service": (plain_sid("MG", self.seed, self.account.sid) if direction != "inbound"
-                            and rng.random() < 0.5 else None),
-            })
+            raw.append(
+                {
+                    "gen": gen,
+                    "direction": direction,
+                    "status": status,
+                    "from": other if direction == "inbound" else ours.e164,
+                    "to": ours.e164 if direction == "inbound" else other,
+                    "body": body,
+                    "segments": segments,
+                    "media": media,
+                    "created": created,
+                    "sent": sent,
+                    "updated": sent + rng.randint(1, 30),
+                    "price": price,
+                    "error": error,
+                    "service": (
+                        plain_sid("MG", self.seed, self.account.sid)
+                        if direction != "inbound" and rng.random() < 0.5
+                        else None
+                    ),
+                }
+            )
         raw.sort(key=lambda r: (-r["sent"], r["gen"]))
         now = self.timeline.now
         return [
             Message(
-                sid=self.message_codec.encode(ordinal, i), direction=r["direction"],
-                status=r["status"], from_=r["from"], to=r["to"], body=r["body"],
-                num_segments=r["segments"], num_media=r["media"], created=r["created"],
-                sent=r["sent"], updated=min(r["updated"], max(now - 1, r["sent"])),
-                price=r["price"], error_code=r["error"], messaging_service_sid=r["service"],
+                sid=self.message_codec.encode(ordinal, i),
+                direction=r["direction"],
+                status=r["status"],
+                from_=r["from"],
+                to=r["to"],
+                body=r["body"],
+                num_segments=r["segments"],
+                num_media=r["media"],
+                created=r["created"],
+                sent=r["sent"],
+                updated=min(r["updated"], max(now - 1, r["sent"])),
+                price=r["price"],
+                error_code=r["error"],
+                messaging_service_sid=r["service"],
             )
             for i, r in enumerate(raw)
         ]
@@ -621,7 +695,7 @@ class AccountData:
 
     # -- usage --
 
-    @functools.lru_cache(maxsize=None)  # noqa: B019 - one AccountData per account, kept for the sandbox's life
+    @functools.cache  # noqa: B019 - one AccountData per account, kept for the sandbox's life
     def usage_on(self, ordinal: int) -> dict[str, tuple[int, int, int]]:
         """Return ``{category: (count, usage, price)}`` for one UTC day (price positive)."""
         calls = self.calls_on(ordinal)
@@ -662,25 +736,57 @@ class AccountData:
 
     def _build_alerts(self, ordinal: int) -> list[Alert]:
         rng = random.Random(f"alerts:{self.seed}:{self.account.sid}:{ordinal}")
-        alerts = []
+        alerts: list[tuple[int, str, str, str, str | None, str | None, str]] = []
         for m in self.messages_on(ordinal):
             if m.error_code is not None:
-                alerts.append((m.updated, str(m.error_code), "error",
-                               f"Message delivery failed: {MESSAGE_ERRORS[m.error_code]}",
-                               None, None, m.sid))
+                alerts.append(
+                    (
+                        m.updated,
+                        str(m.error_code),
+                        "error",
+                        f"Message delivery failed: {MESSAGE_ERRORS[m.error_code]}",
+                        None,
+                        None,
+                        m.sid,
+                    )
+                )
         for c in self.calls_on(ordinal):
             if c.direction == "inbound" and rng.random() < 0.01:
-                alerts.append((c.start + 1, "11200", "error",
-                               "HTTP retrieval failure: the webhook answered 502 Bad Gateway",
-                               "POST", "https://hooks.example.com/voice/incoming", c.sid))
+                alerts.append(
+                    (
+                        c.start + 1,
+                        "11200",
+                        "error",
+                        "HTTP retrieval failure: the webhook answered 502 Bad Gateway",
+                        "POST",
+                        "https://hooks.example.com/voice/incoming",
+                        c.sid,
+                    )
+                )
             elif c.status == "failed" and rng.random() < 0.3:
-                alerts.append((c.start, "13227", "warning",
-                               "Dial: geographic permission not enabled for this destination",
-                               None, None, c.sid))
+                alerts.append(
+                    (
+                        c.start,
+                        "13227",
+                        "warning",
+                        "Dial: geographic permission not enabled for this destination",
+                        None,
+                        None,
+                        c.sid,
+                    )
+                )
         alerts.sort(key=lambda a: (-a[0], a[6]))
         return [
-            Alert(plain_sid("NO", self.seed, self.account.sid, ordinal, i), code, level, text,
-                  created, method, url, resource)
+            Alert(
+                plain_sid("NO", self.seed, self.account.sid, ordinal, i),
+                code,
+                level,
+                text,
+                created,
+                method,
+                url,
+                resource,
+            )
             for i, (created, code, level, text, method, url, resource) in enumerate(alerts)
         ]
 
@@ -692,4 +798,3 @@ def _as_epoch(moment: datetime) -> int:
 def timeline_for(now: datetime, days: int) -> Timeline:
     """Return the timeline of ``days`` whole days before ``now`` (UTC) and ``now``'s day."""
     return Timeline(now=_as_epoch(now), days=days)
-

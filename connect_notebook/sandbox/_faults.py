@@ -7,6 +7,7 @@ when a client sends pages concurrently and in a different order each time.
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 from collections import Counter, deque
@@ -57,21 +58,20 @@ class Faults:
     concurrency_limit: int | None = None
 
     def __post_init__(self) -> None:
+        # Written as "not (0 <= x)" so that NaN fails every check too.
         for name in ("spike_rate", "rate_limit", "server_error", "reset", "truncate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 msg = f"Faults.{name} is a probability between 0 and 1, got {value!r}"
                 raise ValueError(msg)
-        if self.rate_limit + self.server_error + self.reset + self.truncate > 1.0:
+        if math.fsum((self.rate_limit, self.server_error, self.reset, self.truncate)) > 1.0 + 1e-9:
             msg = "the fault probabilities rate_limit + server_error + reset + truncate exceed 1"
             raise ValueError(msg)
-        for name in ("latency", "spike_latency"):
-            if getattr(self, name) < 0:
-                msg = f"Faults.{name} must be 0 or more seconds, got {getattr(self, name)!r}"
+        for name in ("latency", "spike_latency", "retry_after"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value < math.inf:
+                msg = f"Faults.{name} must be a finite number of seconds, 0 or more, got {value!r}"
                 raise ValueError(msg)
-        if self.retry_after is not None and self.retry_after < 0:
-            msg = f"Faults.retry_after must be 0 or more seconds, got {self.retry_after!r}"
-            raise ValueError(msg)
         if self.concurrency_limit is not None and self.concurrency_limit < 1:
             msg = f"Faults.concurrency_limit must be at least 1, got {self.concurrency_limit!r}"
             raise ValueError(msg)
@@ -104,8 +104,9 @@ class FaultInjector:
     _forced: deque[_Forced] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def fail_next(self, n: int = 1, *, status: int = 503, retry_after: float | None = None,
-                  kind: Kind | None = None) -> None:
+    def fail_next(
+        self, n: int = 1, *, status: int = 503, retry_after: float | None = None, kind: Kind | None = None
+    ) -> None:
         """Fail the next ``n`` API requests, whatever the probabilities say."""
         if kind is None:
             kind = "rate_limit" if status == 429 else "server_error"

@@ -26,7 +26,7 @@ from ._data import DAY, Call, Message, day_of, day_start, money
 from ._errors import SandboxError, bad_request, not_found, unauthorized
 from ._query import ListParams, Page, day_page, list_page, parse_date, parse_params
 from ._render import account_json, alert_json, call_json, call_text, message_json, message_text
-from ._sids import is_sid, plain_sid
+from ._sids import plain_sid
 from ._state import PERMISSIONS, SandboxState
 
 __all__ = ["ROUTES", "APIHandler", "NotFoundHandler"]
@@ -34,10 +34,21 @@ __all__ = ["ROUTES", "APIHandler", "NotFoundHandler"]
 SID = r"{p}[0-9a-fA-F]{{32}}"
 _CALL_STATUSES = ("queued", "ringing", "in-progress", "completed", "busy", "failed", "no-answer", "canceled")
 _READ_METHODS = ("GET", "HEAD")
-_ERROR_CODES = {400: 20001, 401: 20003, 403: 20403, 404: 20404, 405: 20004, 429: 20429,
-                500: 20500, 503: 20503}
-_ERROR_TEXT = {405: "Method not allowed", 500: "Internal Server Error",
-               503: "Service is unavailable. Please try again"}
+_ERROR_CODES = {
+    400: 20001,
+    401: 20003,
+    403: 20403,
+    404: 20404,
+    405: 20004,
+    429: 20429,
+    500: 20500,
+    503: 20503,
+}
+_ERROR_TEXT = {
+    405: "Method not allowed",
+    500: "Internal Server Error",
+    503: "Service is unavailable. Please try again",
+}
 
 
 @dataclass(frozen=True)
@@ -101,8 +112,10 @@ class APIHandler(tornado.web.RequestHandler):
             principal = Principal(user, False, permissions)
         if self.request.method not in _READ_METHODS and "post-all" not in principal.permissions:
             app = self.state.connect_app.sid
-            msg = (f"Connect App {app} was authorized by account {user} for get-all only; "
-                   "this request needs post-all")
+            msg = (
+                f"Connect App {app} was authorized by account {user} for get-all only; "
+                "this request needs post-all"
+            )
             raise SandboxError(403, 20403, msg)
         return principal
 
@@ -119,8 +132,9 @@ class APIHandler(tornado.web.RequestHandler):
         self.set_header("Twilio-Concurrent-Requests", str(in_flight))
         if limit is not None and in_flight > limit:
             faults.count("concurrency_limit")
-            raise SandboxError(429, 20429, "Too Many Requests",
-                               {"Twilio-Concurrent-Requests": str(in_flight)})
+            raise SandboxError(
+                429, 20429, "Too Many Requests", {"Twilio-Concurrent-Requests": str(in_flight)}
+            )
         decision = faults.decide(f"{self.request.method} {self.request.uri}")
         if decision.delay:
             await asyncio.sleep(decision.delay)
@@ -130,8 +144,11 @@ class APIHandler(tornado.web.RequestHandler):
                 headers["Retry-After"] = f"{decision.retry_after:g}"
             raise SandboxError(429, 20429, "Too Many Requests", headers)
         if decision.kind == "server_error":
-            raise SandboxError(decision.status, _ERROR_CODES.get(decision.status, 20500),
-                               _ERROR_TEXT.get(decision.status, "Internal Server Error"))
+            raise SandboxError(
+                decision.status,
+                _ERROR_CODES.get(decision.status, 20500),
+                _ERROR_TEXT.get(decision.status, "Internal Server Error"),
+            )
         self._mangle = decision.kind
 
     def _release(self) -> None:
@@ -201,18 +218,21 @@ class APIHandler(tornado.web.RequestHandler):
         try:
             return parse_qsl(self.request.query, keep_blank_values=True, errors="strict")
         except (UnicodeDecodeError, ValueError):
-            raise bad_request("The query string is not valid UTF-8 form encoding") from None
+            msg = "The query string is not valid UTF-8 form encoding"
+            raise bad_request(msg) from None
 
     def form(self) -> dict[str, str]:
         """The POST body as a dict; a parameter given twice is a 400."""
         try:
             pairs = parse_qsl(self.request.body.decode(), keep_blank_values=True, errors="strict")
         except (UnicodeDecodeError, ValueError):
-            raise bad_request("The request body is not valid UTF-8 form encoding") from None
+            msg = "The request body is not valid UTF-8 form encoding"
+            raise bad_request(msg) from None
         out: dict[str, str] = {}
         for key, value in pairs:
             if key in out and key != "Permissions":
-                raise bad_request(f"Parameter '{key}' was given more than once; give it once")
+                msg = f"Parameter '{key}' was given more than once; give it once"
+                raise bad_request(msg)
             out[key] = f"{out[key]},{value}" if key in out else value
         return out
 
@@ -220,9 +240,14 @@ class APIHandler(tornado.web.RequestHandler):
         """Parse this request's list query against the filters the resource knows."""
         return parse_params(self.query_pairs(), allowed)
 
-    def write_list(self, key: str, params: ListParams, page: Page,
-                   render: Callable[[Any], dict[str, Any]] | None = None,
-                   render_text: Callable[[Any], str] | None = None) -> None:
+    def write_list(
+        self,
+        key: str,
+        params: ListParams,
+        page: Page,
+        render: Callable[[Any], dict[str, Any]] | None = None,
+        render_text: Callable[[Any], str] | None = None,
+    ) -> None:
         """Send a 2010-style list page: exactly one record key plus the paging keys.
 
         Records come from ``render_text`` (JSON text, the fast path for calls and
@@ -236,8 +261,11 @@ class APIHandler(tornado.web.RequestHandler):
             "next_page_uri": params.uri(path, params.page + 1, page.next_token) if page.next_token else None,
             "page": params.page,
             "page_size": params.page_size,
-            "previous_page_uri": (params.uri(path, max(params.page - 1, 0), page.previous_token)
-                                  if page.previous_token else None),
+            "previous_page_uri": (
+                params.uri(path, max(params.page - 1, 0), page.previous_token)
+                if page.previous_token
+                else None
+            ),
             "start": start,
             "uri": params.uri(path, params.page, params.token),
         }
@@ -282,8 +310,18 @@ class AccountHandler(APIHandler):
 
 # --- calls ------------------------------------------------------------------------
 
-_CALL_FILTERS = ("To", "From", "ParentCallSid", "Status", "StartTime", "StartTime<", "StartTime>",
-                 "EndTime", "EndTime<", "EndTime>")
+_CALL_FILTERS = (
+    "To",
+    "From",
+    "ParentCallSid",
+    "Status",
+    "StartTime",
+    "StartTime<",
+    "StartTime>",
+    "EndTime",
+    "EndTime<",
+    "EndTime>",
+)
 
 
 def _dates(params: ListParams, name: str) -> tuple[int | None, int | None, int | None]:
@@ -302,7 +340,8 @@ class CallsHandler(APIHandler):
         data = self.state.data(account_sid)
         status = params.get("Status")
         if status is not None and status not in _CALL_STATUSES:
-            raise bad_request(f"Status must be one of {', '.join(_CALL_STATUSES)}, got {status[:40]!r}")
+            msg = f"Status must be one of {', '.join(_CALL_STATUSES)}, got {status[:40]!r}"
+            raise bad_request(msg)
         s_on, s_before, s_after = _dates(params, "StartTime")
         e_on, e_before, e_after = _dates(params, "EndTime")
         lo, hi = data.timeline.first_day, data.timeline.last_day
@@ -336,10 +375,12 @@ class CallsHandler(APIHandler):
             if c.end is None and (e_on or e_before or e_after):
                 return False
             end_day = day_of(c.end) if c.end is not None else 0
-            return ((s_on is None or day_of(c.start) == s_on)
-                    and (e_on is None or end_day == e_on)
-                    and (e_before is None or end_day < e_before)
-                    and (e_after is None or end_day >= e_after))
+            return (
+                (s_on is None or day_of(c.start) == s_on)
+                and (e_on is None or end_day == e_on)
+                and (e_before is None or end_day < e_before)
+                and (e_after is None or end_day >= e_after)
+            )
 
         days = range(hi, lo - 1, -1)
         page = day_page(params, days, data.calls_on, keep, lambda c: c.sid, data.call_codec.decode)
@@ -355,8 +396,26 @@ class CallsHandler(APIHandler):
             raise SandboxError(400, 21205, "Url, Twiml or ApplicationSid is required")
         now = self.state.timeline.now
         sid = plain_sid("CA", self.state.seed, account_sid, "placed", form["To"], form["From"], now)
-        call = Call(sid, None, "outbound-api", "queued", form["From"], form["To"], "US", None,
-                    now, now, now, None, None, None, 0, None, None, None)
+        call = Call(
+            sid,
+            None,
+            "outbound-api",
+            "queued",
+            form["From"],
+            form["To"],
+            "US",
+            None,
+            now,
+            now,
+            now,
+            None,
+            None,
+            None,
+            0,
+            None,
+            None,
+            None,
+        )
         record = call_json(account_sid, call)
         record["start_time"] = None
         self.write_json(record, 201)
@@ -394,8 +453,9 @@ class MessagesHandler(APIHandler):
         def keep(m: Message) -> bool:
             return (to is None or m.to == to) and (from_ is None or m.from_ == from_)
 
-        page = day_page(params, range(hi, lo - 1, -1), data.messages_on, keep,
-                        lambda m: m.sid, data.message_codec.decode)
+        page = day_page(
+            params, range(hi, lo - 1, -1), data.messages_on, keep, lambda m: m.sid, data.message_codec.decode
+        )
         self.write_list("messages", params, page, render_text=lambda m: message_text(account_sid, m))
 
     def post(self, account_sid: str) -> None:
@@ -410,9 +470,22 @@ class MessagesHandler(APIHandler):
         now = self.state.timeline.now
         body = form.get("Body", "")
         sid = plain_sid("SM", self.state.seed, account_sid, "sent", form["To"], body, now)
-        message = Message(sid, "outbound-api", "queued", form.get("From", ""), form["To"], body,
-                          max(1, -(-len(body) // 153)) if len(body) > 160 else 1, 0, now, now, now,
-                          None, None, form.get("MessagingServiceSid"))
+        message = Message(
+            sid,
+            "outbound-api",
+            "queued",
+            form.get("From", ""),
+            form["To"],
+            body,
+            max(1, -(-len(body) // 153)) if len(body) > 160 else 1,
+            0,
+            now,
+            now,
+            now,
+            None,
+            None,
+            form.get("MessagingServiceSid"),
+        )
         self.write_json(message_json(account_sid, message), 201)
 
 
@@ -440,8 +513,14 @@ _USAGE_CATEGORIES = {
     "totalprice": ("Total Price", "", "usd"),
 }
 _USAGE_SUBRESOURCES = {
-    "all_time": "AllTime", "daily": "Daily", "last_month": "LastMonth", "monthly": "Monthly",
-    "this_month": "ThisMonth", "today": "Today", "yearly": "Yearly", "yesterday": "Yesterday",
+    "all_time": "AllTime",
+    "daily": "Daily",
+    "last_month": "LastMonth",
+    "monthly": "Monthly",
+    "this_month": "ThisMonth",
+    "today": "Today",
+    "yearly": "Yearly",
+    "yesterday": "Yesterday",
 }
 _USAGE_KINDS = ("", *_USAGE_SUBRESOURCES.values())
 
@@ -476,7 +555,8 @@ class UsageRecordsHandler(APIHandler):
             end = _month_start(last) - timedelta(days=1)
             start = _month_start(end)
         if end < start:
-            raise bad_request(f"EndDate {end} is before StartDate {start}")
+            msg = f"EndDate {end} is before StartDate {start}"
+            raise bad_request(msg)
         periods = self._periods(kind, start, end)
         category = params.get("Category")
         categories = [c for c in sorted(_USAGE_CATEGORIES) if category in (None, c)]
@@ -504,7 +584,8 @@ class UsageRecordsHandler(APIHandler):
         try:
             return date.fromisoformat(value)
         except ValueError:
-            raise bad_request(f"{name} must be YYYY-MM-DD or an offset such as -30days, got {value[:40]!r}") from None
+            msg = f"{name} must be YYYY-MM-DD or an offset such as -30days, got {value[:40]!r}"
+            raise bad_request(msg) from None
 
     @staticmethod
     def _periods(kind: str, start: date, end: date) -> list[tuple[date, date]]:
@@ -522,8 +603,9 @@ class UsageRecordsHandler(APIHandler):
         return [(start, end)]
 
     @staticmethod
-    def _record(account_sid: str, kind: str, category: str, start: date, end: date,
-                totals: list[int], as_of: str) -> dict[str, Any]:
+    def _record(
+        account_sid: str, kind: str, category: str, start: date, end: date, totals: list[int], as_of: str
+    ) -> dict[str, Any]:
         description, count_unit, usage_unit = _USAGE_CATEGORIES[category]
         count, usage, price = totals
         base = f"/2010-04-01/Accounts/{account_sid}/Usage/Records"
@@ -540,8 +622,9 @@ class UsageRecordsHandler(APIHandler):
             "price": money(price),
             "price_unit": "usd",
             "start_date": start.isoformat(),
-            "subresource_uris": {key: f"{base}/{name}.json?Category={category}"
-                                 for key, name in _USAGE_SUBRESOURCES.items()},
+            "subresource_uris": {
+                key: f"{base}/{name}.json?Category={category}" for key, name in _USAGE_SUBRESOURCES.items()
+            },
             "uri": f"{path}?{urlencode({'Category': category, 'StartDate': start, 'EndDate': end})}",
             "usage": money(usage) if usage_unit == "usd" else str(usage),
             "usage_unit": usage_unit,
@@ -599,17 +682,22 @@ class ConnectAppHandler(APIHandler):
                 continue
             field = _APP_FIELDS[name]
             if name.endswith("Url") and value and not _is_http_url(value):
-                raise SandboxError(400, 21502, f"{name} must be an absolute http or https URL, got {value[:80]!r}")
+                raise SandboxError(
+                    400, 21502, f"{name} must be an absolute http or https URL, got {value[:80]!r}"
+                )
             if name == "DeauthorizeCallbackMethod":
                 value = value.upper()
                 if value not in ("GET", "POST"):
-                    raise bad_request(f"DeauthorizeCallbackMethod must be GET or POST, got {value[:10]!r}")
+                    msg = f"DeauthorizeCallbackMethod must be GET or POST, got {value[:10]!r}"
+                    raise bad_request(msg)
             if name == "FriendlyName" and len(value) > 64:
-                raise bad_request("FriendlyName must be at most 64 characters")
+                msg = "FriendlyName must be at most 64 characters"
+                raise bad_request(msg)
             if name == "Permissions":
                 perms = tuple(p.strip() for p in value.split(",") if p.strip())
                 if not perms or any(p not in PERMISSIONS for p in perms):
-                    raise bad_request(f"Permissions must be get-all and/or post-all, got {value[:40]!r}")
+                    msg = f"Permissions must be get-all and/or post-all, got {value[:40]!r}"
+                    raise bad_request(msg)
                 changes[field] = tuple(p for p in PERMISSIONS if p in perms)
                 continue
             changes[field] = value or None if name.endswith("Url") else value
@@ -630,8 +718,12 @@ class AuthorizedConnectAppsHandler(APIHandler):
     def get(self, account_sid: str) -> None:
         params = self.list_params(())
         items = [self.state.connect_app] if account_sid in self.state.authorizations else []
-        self.write_list("authorized_connect_apps", params, list_page(params, items),
-                        lambda a: _authorized_json(self.state, account_sid))
+        self.write_list(
+            "authorized_connect_apps",
+            params,
+            list_page(params, items),
+            lambda a: _authorized_json(self.state, account_sid),
+        )
 
 
 class AuthorizedConnectAppHandler(APIHandler):
@@ -671,20 +763,28 @@ class AlertsHandler(APIHandler):
         page = list_page(params, alerts)
         base = f"{self.request.protocol}://{self.request.host}/v1/Alerts"
         sid = self.principal.account_sid
-        self.write_json({
-            "alerts": [alert_json(sid, a, self._origin()) for a in page.items],
-            "meta": {
-                "first_page_url": f"{base}?{self._query(params, 0, None)}",
-                "key": "alerts",
-                "next_page_url": (f"{base}?{self._query(params, params.page + 1, page.next_token)}"
-                                  if page.next_token else None),
-                "page": params.page,
-                "page_size": params.page_size,
-                "previous_page_url": (f"{base}?{self._query(params, params.page - 1, page.previous_token)}"
-                                      if page.previous_token else None),
-                "url": f"{base}?{self._query(params, params.page, params.token)}",
-            },
-        })
+        self.write_json(
+            {
+                "alerts": [alert_json(sid, a, self._origin()) for a in page.items],
+                "meta": {
+                    "first_page_url": f"{base}?{self._query(params, 0, None)}",
+                    "key": "alerts",
+                    "next_page_url": (
+                        f"{base}?{self._query(params, params.page + 1, page.next_token)}"
+                        if page.next_token
+                        else None
+                    ),
+                    "page": params.page,
+                    "page_size": params.page_size,
+                    "previous_page_url": (
+                        f"{base}?{self._query(params, params.page - 1, page.previous_token)}"
+                        if page.previous_token
+                        else None
+                    ),
+                    "url": f"{base}?{self._query(params, params.page, params.token)}",
+                },
+            }
+        )
 
     def _origin(self) -> str:
         return f"{self.request.protocol}://{self.request.host}"
@@ -703,10 +803,9 @@ class AlertsHandler(APIHandler):
                 moment = _instant(name, value)
                 lo, hi = (max(lo, moment), hi) if name == "StartDate" else (lo, min(hi, moment))
         level = params.get("LogLevel")
-        out = []
+        out: list[Any] = []
         for d in range(day_of(hi), day_of(lo) - 1, -1):
-            out.extend(a for a in data.alerts_on(d)
-                       if lo <= a.created <= hi and level in (None, a.log_level))
+            out.extend(a for a in data.alerts_on(d) if lo <= a.created <= hi and level in (None, a.log_level))
         return out
 
 
@@ -717,7 +816,8 @@ def _instant(name: str, value: str) -> int:
             return day_start(date.fromisoformat(value).toordinal())
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise bad_request(f"{name} must be YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ, got {value[:40]!r}") from None
+        msg = f"{name} must be YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ, got {value[:40]!r}"
+        raise bad_request(msg) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())
@@ -732,14 +832,17 @@ class AlertHandler(APIHandler):
         for d in range(day_of(now), day_of(now - ALERT_RETENTION_DAYS * DAY) - 1, -1):
             for alert in data.alerts_on(d):
                 if alert.sid == sid and alert.created >= now - ALERT_RETENTION_DAYS * DAY:
-                    record = alert_json(self.principal.account_sid, alert,
-                                        f"{self.request.protocol}://{self.request.host}")
-                    record.update({
-                        "request_variables": None if alert.request_url is None else "CallStatus=ringing",
-                        "request_headers": None,
-                        "response_body": "Bad Gateway" if alert.error_code == "11200" else None,
-                        "response_headers": None,
-                    })
+                    record = alert_json(
+                        self.principal.account_sid, alert, f"{self.request.protocol}://{self.request.host}"
+                    )
+                    record.update(
+                        {
+                            "request_variables": None if alert.request_url is None else "CallStatus=ringing",
+                            "request_headers": None,
+                            "response_body": "Bad Gateway" if alert.error_code == "11200" else None,
+                            "response_headers": None,
+                        }
+                    )
                     self.write_json(record)
                     return
         raise not_found(self.request.path)
@@ -770,9 +873,10 @@ ROUTES: list[tuple[str, type[APIHandler]]] = [
     (_route(_ACC + r"/ConnectApps\.json", account_sid="AC"), ConnectAppsHandler),
     (_route(_ACC + r"/ConnectApps/{sid}\.json", account_sid="AC", sid="CN"), ConnectAppHandler),
     (_route(_ACC + r"/AuthorizedConnectApps\.json", account_sid="AC"), AuthorizedConnectAppsHandler),
-    (_route(_ACC + r"/AuthorizedConnectApps/{sid}\.json", account_sid="AC", sid="CN"),
-     AuthorizedConnectAppHandler),
+    (
+        _route(_ACC + r"/AuthorizedConnectApps/{sid}\.json", account_sid="AC", sid="CN"),
+        AuthorizedConnectAppHandler,
+    ),
     (r"/v1/Alerts", AlertsHandler),
     (_route(r"/v1/Alerts/{sid}", sid="NO"), AlertHandler),
 ]
-

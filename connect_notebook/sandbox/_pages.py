@@ -24,8 +24,10 @@ main{max-width:560px;margin:48px auto;background:#fff;border-radius:8px;padding:
 box-shadow:0 2px 8px rgba(0,0,0,.08)}
 h1{font-size:22px;margin:0 0 4px}.brand{color:#f22f46;font-weight:700;letter-spacing:.02em}
 .muted{color:#606b85;font-size:14px}ul.perm li{margin:4px 0}
-label.acct{display:block;border:1px solid #cacdd8;border-radius:6px;padding:10px 12px;margin:8px 0;cursor:pointer}
-button{font-size:15px;border-radius:6px;padding:10px 18px;border:1px solid #cacdd8;background:#fff;cursor:pointer}
+label.acct{display:block;border:1px solid #cacdd8;border-radius:6px;padding:10px 12px;margin:8px 0;
+cursor:pointer}
+button{font-size:15px;border-radius:6px;padding:10px 18px;border:1px solid #cacdd8;background:#fff;
+cursor:pointer}
 button.primary{background:#f22f46;border-color:#f22f46;color:#fff}
 .actions{display:flex;gap:12px;margin-top:20px}.error{color:#d61f1f}
 code{background:#f4f4f6;padding:1px 4px;border-radius:3px}
@@ -63,8 +65,11 @@ class PageHandler(tornado.web.RequestHandler):
         """Render errors as small HTML pages with the reason."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
         reason = getattr(exc, "log_message", None) or self._reason
-        self.page(f"{status_code} {self._reason}", f"<h1>{status_code} {escape(self._reason)}</h1>"
-                  f"<p class=error>{escape(str(reason))}</p>", status_code)
+        self.page(
+            f"{status_code} {self._reason}",
+            f"<h1>{status_code} {escape(self._reason)}</h1><p class=error>{escape(str(reason))}</p>",
+            status_code,
+        )
 
     def argument(self, name: str, default: str | None = None, limit: int = 2048) -> str | None:
         """One form or query argument, at most ``limit`` characters; twice is an error."""
@@ -99,15 +104,19 @@ class AuthorizePage(PageHandler):
         )
         hidden = f"<input type=hidden name=state value='{escape(state)}'>" if state is not None else ""
         homepage = escape(app.homepage_url or "")
-        self.page(f"Authorize {app.friendly_name}", f"""
+        self.page(
+            f"Authorize {app.friendly_name}",
+            f"""
 <h1>Authorize {escape(app.friendly_name)}</h1>
-<p class=muted>by {escape(app.company_name or '')} · <a href="{homepage}" rel=noreferrer>{homepage}</a></p>
-<p>{escape(app.description or '')}</p>
+<p class=muted>by {escape(app.company_name or "")} · <a href="{homepage}" rel=noreferrer>{homepage}</a></p>
+<p>{escape(app.description or "")}</p>
 <p>This app is asking for permission to:</p><ul class=perm>{perms}</ul>
 <form method=post action="/authorize/{app.sid}">
 <p class=muted>You are logged in to the sandbox. Choose the account to connect:</p>{accounts}{hidden}
-<div class=actions><button class=primary type=submit name=decision value=authorize id=authorize>Authorize</button>
-<button type=submit name=decision value=deny id=deny>Deny</button></div></form>""")
+<div class=actions>
+<button class=primary type=submit name=decision value=authorize id=authorize>Authorize</button>
+<button type=submit name=decision value=deny id=deny>Deny</button></div></form>""",
+        )
 
     def post(self, sid: str) -> None:
         app = self._app(sid)
@@ -117,7 +126,8 @@ class AuthorizePage(PageHandler):
             raise tornado.web.HTTPError(400, "decision must be authorize or deny")
         if not app.authorize_redirect_url:
             raise tornado.web.HTTPError(
-                400, f"Connect App {app.sid} has no Authorize URL; set AuthorizeRedirectUrl on it first")
+                400, f"Connect App {app.sid} has no Authorize URL; set AuthorizeRedirectUrl on it first"
+            )
         if decision == "authorize":
             account_sid = self.argument("AccountSid") or ""
             try:
@@ -144,11 +154,15 @@ class AuthorizedAppsPage(PageHandler):
             if perms is None:
                 action = "<span class=muted>not authorized</span>"
             else:
-                action = (f"<form method=post><input type=hidden name=AccountSid value='{account.sid}'>"
-                          f"<button type=submit id='revoke-{account.sid}'>Revoke</button></form>")
-            rows.append(f"<label class=acct><b>{escape(account.friendly_name)}</b> "
-                        f"<span class=muted>{account.sid}</span><br>{escape(app.friendly_name)}: "
-                        f"{escape(', '.join(perms or ()))} {action}</label>")
+                action = (
+                    f"<form method=post><input type=hidden name=AccountSid value='{account.sid}'>"
+                    f"<button type=submit id='revoke-{account.sid}'>Revoke</button></form>"
+                )
+            rows.append(
+                f"<label class=acct><b>{escape(account.friendly_name)}</b> "
+                f"<span class=muted>{account.sid}</span><br>{escape(app.friendly_name)}: "
+                f"{escape(', '.join(perms or ()))} {action}</label>"
+            )
         self.page("Authorized Connect Apps", "<h1>Authorized Connect Apps</h1>" + "".join(rows))
 
     async def post(self) -> None:
@@ -166,8 +180,11 @@ class AuthorizedAppsPage(PageHandler):
             outcome = f"The app was told (its callback answered {result.status})."
         else:
             outcome = f"Telling the app failed: {escape(result.error or str(result.status))}."
-        self.page("Revoked", f"<h1>Access revoked</h1><p id=outcome>{outcome}</p>"
-                             "<p><a href='/console/authorized-apps'>Back</a></p>")
+        self.page(
+            "Revoked",
+            f"<h1>Access revoked</h1><p id=outcome>{outcome}</p>"
+            "<p><a href='/console/authorized-apps'>Back</a></p>",
+        )
 
 
 class IndexPage(PageHandler):
@@ -175,15 +192,19 @@ class IndexPage(PageHandler):
 
     def get(self) -> None:
         app = self.state.connect_app
-        customers = "".join(f"<li>{escape(a.friendly_name)} <code>{a.sid}</code></li>"
-                            for a in self.state.customers)
-        self.page("Twilio sandbox", f"""
+        customers = "".join(
+            f"<li>{escape(a.friendly_name)} <code>{a.sid}</code></li>" for a in self.state.customers
+        )
+        self.page(
+            "Twilio sandbox",
+            f"""
 <h1>Twilio sandbox</h1>
 <p>A local stand-in for Twilio's REST API and Connect pages, for connect_notebook.</p>
 <p>REST API: <code>/2010-04-01</code> · Monitor: <code>/v1/Alerts</code></p>
 <p>Connect App <code>{app.sid}</code>: <a href="/authorize/{app.sid}">authorize page</a> ·
 <a href="/console/authorized-apps">revoke access</a></p>
-<p>Customer accounts:</p><ul>{customers}</ul>""")
+<p>Customer accounts:</p><ul>{customers}</ul>""",
+        )
 
 
 PAGE_ROUTES: list[tuple[str, type[PageHandler]]] = [

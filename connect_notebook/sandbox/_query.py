@@ -27,8 +27,19 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 _PAGING = ("PageSize", "Page", "PageToken")
 # A few North American zone abbreviations appear in Twilio's own spec examples.
-_ZONES = {"UTC": 0, "GMT": 0, "Z": 0, "EST": -5, "EDT": -4, "CST": -6, "CDT": -5,
-          "MST": -7, "MDT": -6, "PST": -8, "PDT": -7}
+_ZONES = {
+    "UTC": 0,
+    "GMT": 0,
+    "Z": 0,
+    "EST": -5,
+    "EDT": -4,
+    "CST": -6,
+    "CDT": -5,
+    "MST": -7,
+    "MDT": -6,
+    "PST": -8,
+    "PDT": -7,
+}
 
 
 @dataclass(frozen=True)
@@ -61,16 +72,19 @@ def parse_params(pairs: Sequence[tuple[str, str]], allowed: Sequence[str]) -> Li
     filters = []
     for key, value in pairs:
         if key in seen:
-            raise bad_request(f"Parameter '{key}' was given more than once; give it once")
+            msg = f"Parameter '{key}' was given more than once; give it once"
+            raise bad_request(msg)
         seen[key] = value
         if key in allowed:
             filters.append((key, value))
     page_size = _integer(seen, "PageSize", DEFAULT_PAGE_SIZE)
     if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise bad_request(f"PageSize must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
+        msg = f"PageSize must be between 1 and {MAX_PAGE_SIZE}, got {page_size}"
+        raise bad_request(msg)
     page = _integer(seen, "Page", 0)
     if page < 0:
-        raise bad_request(f"Page must be 0 or more, got {page}")
+        msg = f"Page must be 0 or more, got {page}"
+        raise bad_request(msg)
     token = seen.get("PageToken")
     return ListParams(tuple(filters), page_size, page, token or None)
 
@@ -80,7 +94,8 @@ def _integer(params: dict[str, str], name: str, default: int) -> int:
     if raw is None or raw == "":
         return default
     if not re.fullmatch(r"[+-]?\d{1,9}", raw.strip()):
-        raise bad_request(f"{name} must be a whole number, got {raw[:40]!r}")
+        msg = f"{name} must be a whole number, got {raw[:40]!r}"
+        raise bad_request(msg)
     return int(raw)
 
 
@@ -111,8 +126,10 @@ def parse_date(name: str, value: str) -> date:
     except (ValueError, TypeError, OverflowError):
         moment = None
     if moment is None:
-        msg = (f"{name} must be a date such as 2024-01-31 (UTC), an ISO 8601 time "
-               f"or an RFC 2822 date, got {value[:40]!r}")
+        msg = (
+            f"{name} must be a date such as 2024-01-31 (UTC), an ISO 8601 time "
+            f"or an RFC 2822 date, got {value[:40]!r}"
+        )
         raise bad_request(msg)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
@@ -164,8 +181,7 @@ def day_page(
         found: list[T] = []
         start_rank = rank.get(before[0])
         if start_rank is None:
-            start_rank = next((i for i in range(len(days_desc) - 1, -1, -1)
-                               if days_desc[i] > before[0]), -1)
+            start_rank = next((i for i in range(len(days_desc) - 1, -1, -1) if days_desc[i] > before[0]), -1)
             start_index = None
         else:
             start_index = before[1] - 1
@@ -231,5 +247,6 @@ def _decode_offset(token: str) -> int:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         text = ""
     if not re.fullmatch(r"PT\d{1,9}", text):
-        raise bad_request(f"Invalid PageToken {token[:40]!r}; use the next_page_uri of a previous page")
+        msg = f"Invalid PageToken {token[:40]!r}; use the next_page_uri of a previous page"
+        raise bad_request(msg)
     return int(text[2:])

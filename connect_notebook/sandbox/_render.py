@@ -11,7 +11,18 @@ import json
 import re
 from typing import Any
 
-from ._data import API_VERSION, MESSAGE_ERRORS, formatted_number, Account, Alert, Call, Message, iso8601, money, rfc2822
+from ._data import (
+    API_VERSION,
+    MESSAGE_ERRORS,
+    Account,
+    Alert,
+    Call,
+    Message,
+    formatted_number,
+    iso8601,
+    money,
+    rfc2822,
+)
 
 __all__ = ["account_json", "alert_json", "call_json", "call_text", "message_json", "message_text"]
 
@@ -81,8 +92,10 @@ def _q(value: str | None) -> str:
 
 
 def _call_subresources(base: str) -> str:
-    return ",".join(f'{piece}{base}/{name}.json"' for piece, (_, name) in
-                    zip(_CALL_SUBRESOURCE_PIECES, _CALL_SUBRESOURCES, strict=True))
+    return ",".join(
+        f'{piece}{base}/{name}.json"'
+        for piece, (_, name) in zip(_CALL_SUBRESOURCE_PIECES, _CALL_SUBRESOURCES, strict=True)
+    )
 
 
 def call_text(account_sid: str, c: Call) -> str:

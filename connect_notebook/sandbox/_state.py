@@ -91,16 +91,32 @@ class SandboxState:
     _data: dict[str, AccountData] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, *, seed: int, customers: int, calls: int, messages: int, days: int,
-               now: datetime, faults: Faults | None, app_fields: dict[str, Any]) -> SandboxState:
+    def create(
+        cls,
+        *,
+        seed: int,
+        customers: int,
+        calls: int,
+        messages: int,
+        days: int,
+        now: datetime,
+        faults: Faults | None,
+        app_fields: dict[str, Any],
+    ) -> SandboxState:
         """Build the deterministic world for one seed and set of options."""
         now_epoch = int(now.astimezone(UTC).timestamp())
         timeline = Timeline(now=now_epoch, days=days)
         accounts = make_accounts(seed, customers, calls, messages, now_epoch - days * 86_400)
         app = ConnectApp(sid=plain_sid("CN", seed, "connect-app"), account_sid=accounts[0].sid)
         app = replace(app, **app_fields)
-        return cls(seed=seed, timeline=timeline, accounts=accounts, connect_app=app,
-                   initial_app=app, faults=FaultInjector(faults or Faults()))
+        return cls(
+            seed=seed,
+            timeline=timeline,
+            accounts=accounts,
+            connect_app=app,
+            initial_app=app,
+            faults=FaultInjector(faults or Faults()),
+        )
 
     @property
     def owner(self) -> Account:
@@ -165,7 +181,7 @@ class SandboxState:
         with self.lock:
             return self.authorizations.pop(sid, None) is not None
 
-    async def notify_deauthorized(self, sid: str) -> DeauthorizeResult:
+    async def notify_deauthorized(self, sid: str, timeout: float = 10.0) -> DeauthorizeResult:
         """Call the app's Deauthorize Callback URL, signed with the owner's Auth Token."""
         app = self.connect_app
         url = app.deauthorize_callback_url
@@ -184,13 +200,18 @@ class SandboxState:
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         request = tornado.httpclient.HTTPRequest(
-            url, method=app.deauthorize_callback_method, body=body, headers=headers,
-            request_timeout=10, follow_redirects=False,
+            url,
+            method=app.deauthorize_callback_method,
+            body=body,
+            headers=headers,
+            connect_timeout=timeout,
+            request_timeout=timeout,
+            follow_redirects=False,
         )
         client = tornado.httpclient.AsyncHTTPClient()
         try:
             response = await client.fetch(request, raise_error=False)
-        except OSError as exc:
+        except (OSError, tornado.httpclient.HTTPClientError) as exc:  # refused, reset, timed out
             log.warning("deauthorize callback to %s failed: %s", url, exc)
             return DeauthorizeResult(sid, url, None, str(exc))
         if response.code == 599:  # tornado's code for "no HTTP response at all"

@@ -85,7 +85,9 @@ def prepare(sandbox: Sandbox, steps: tuple[str, ...]) -> None:
 # --- accepted credentials ----------------------------------------------------------
 
 
-def test_owner_credentials_read_own_account_and_see_own_auth_token(sandbox: Sandbox, http: httpx.Client) -> None:
+def test_owner_credentials_read_own_account_and_see_own_auth_token(
+    sandbox: Sandbox, http: httpx.Client
+) -> None:
     owner = sandbox.owner_account_sid
     auth = (owner, sandbox.owner_auth_token)
 
@@ -299,7 +301,9 @@ def test_owner_post_with_invalid_connect_app_value_is_400_and_changes_nothing(
 ) -> None:
     before = sandbox.connect_app
 
-    response = http.post(_app_path(sandbox), data=form, auth=(sandbox.owner_account_sid, sandbox.owner_auth_token))
+    auth = (sandbox.owner_account_sid, sandbox.owner_auth_token)
+
+    response = http.post(_app_path(sandbox), data=form, auth=auth)
 
     assert_twilio_error(response, 400)
     assert sandbox.connect_app == before
@@ -329,7 +333,8 @@ def test_customer_cannot_update_the_owners_connect_app(sandbox: Sandbox, http: h
         pytest.param("/2010-04-01/Accounts/{owner}/Balance.json", id="unknown-resource"),
         pytest.param("/2010-04-01/Accounts/{owner}/Calls/CA" + "0" * 32 + ".json", id="unknown-call-sid"),
         pytest.param("/2010-04-01/Accounts/{owner}/Calls/CAnot-a-sid.json", id="malformed-call-sid"),
-        pytest.param("/2010-04-01/Accounts/{owner}/Messages/SM" + "0" * 32 + ".json", id="unknown-message-sid"),
+        pytest.param("/2010-04-01/Accounts/{owner}/Messages/SM" + "0" * 32 + ".json",
+                     id="unknown-message-sid"),
         pytest.param("/2010-04-01/Accounts/{owner}/ConnectApps/CN" + "0" * 32 + ".json",
                      id="unknown-connect-app-sid"),
         pytest.param("/v1/Alerts/NO" + "0" * 32, id="unknown-alert-sid"),

@@ -128,7 +128,9 @@ class Receiver:
         self.callbacks: list[Callback] = []
         self.received = threading.Event()
         self._lock = threading.Lock()
-        app = tornado.web.Application([(r"/.*", _RecordHandler, {"receiver": self})])
+        # No access log: a callback answered 500 on purpose is not an error of the test run.
+        app = tornado.web.Application([(r"/.*", _RecordHandler, {"receiver": self})],
+                                      log_function=lambda handler: None)
         self.server = ServerThread(app, name="connect_notebook-test-deauth-receiver")
 
     def record(self, callback: Callback) -> None:
@@ -152,6 +154,15 @@ def refused_url() -> Iterator[str]:
     """A loopback URL whose port is bound but not listening, so connecting is refused."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/connect/deauthorized"
+
+
+@pytest.fixture
+def silent_url() -> Iterator[str]:
+    """A loopback URL whose port accepts connections (the kernel's backlog) but never answers."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
         yield f"http://127.0.0.1:{sock.getsockname()[1]}/connect/deauthorized"
 
 
@@ -209,7 +220,9 @@ def test_authorize_page_escapes_app_fields_and_lists_post_all(sandbox: Sandbox, 
         pytest.param("a b&c=d/é?#%+'\"<>", id="state-needing-escapes"),
     ],
 )
-def test_authorize_page_carries_state_into_its_form(sandbox: Sandbox, http: httpx.Client, state: str | None) -> None:
+def test_authorize_page_carries_state_into_its_form(
+    sandbox: Sandbox, http: httpx.Client, state: str | None
+) -> None:
     params = {} if state is None else {"state": state}
 
     response = http.get(sandbox.authorize_url, params=params)
@@ -314,7 +327,9 @@ def test_denying_redirects_with_unauthorized_client_and_grants_nothing(
 
 
 @pytest.mark.parametrize("decision", ["authorize", "deny"])
-def test_app_without_authorize_url_gets_a_400_page(sandbox: Sandbox, http: httpx.Client, decision: str) -> None:
+def test_app_without_authorize_url_gets_a_400_page(
+    sandbox: Sandbox, http: httpx.Client, decision: str
+) -> None:
     assert sandbox.connect_app.authorize_redirect_url is None
     customer = sandbox.customer_account_sids[0]
 
@@ -465,7 +480,9 @@ def test_get_callback_to_url_with_query_appends_parameters_and_signs_whole_url(
     assert not is_valid_signature(url, [], cb.signature or "", sandbox.owner_auth_token)
 
 
-def test_post_callback_signature_fails_when_a_parameter_is_tampered(sandbox: Sandbox, receiver: Receiver) -> None:
+def test_post_callback_signature_fails_when_a_parameter_is_tampered(
+    sandbox: Sandbox, receiver: Receiver
+) -> None:
     sandbox.update_connect_app(deauthorize_callback_url=receiver.url())
     customer = sandbox.customer_account_sids[0]
     sandbox.authorize(customer)
@@ -497,7 +514,9 @@ def test_deauthorize_result_reports_the_callbacks_status(
     assert len(receiver.callbacks) == 1
 
 
-def test_revoke_page_reports_the_callbacks_status(sandbox: Sandbox, http: httpx.Client, receiver: Receiver) -> None:
+def test_revoke_page_reports_the_callbacks_status(
+    sandbox: Sandbox, http: httpx.Client, receiver: Receiver
+) -> None:
     receiver.status = 500
     sandbox.update_connect_app(deauthorize_callback_url=receiver.url())
     customer = sandbox.customer_account_sids[0]
@@ -541,7 +560,47 @@ def test_revoke_page_with_unreachable_callback_still_revokes(
     assert api_status(http, sandbox, customer) == 401
 
 
-def test_deauthorize_without_callback_url_revokes_and_sends_nothing(sandbox: Sandbox, http: httpx.Client) -> None:
+def test_callback_that_never_answers_gives_a_result_with_an_error_within_the_timeout(
+    silent_url: str,
+) -> None:
+    # Its own sandbox, so the abandoned callback request ends when this sandbox stops.
+    with Sandbox(seed=3, calls_per_account=10, days=1, now="2026-11-01T12:00:00Z",
+                 deauthorize_callback_url=silent_url) as sb:
+        customer = sb.customer_account_sids[0]
+        sb.authorize(customer)
+
+        result = sb.deauthorize(customer, timeout=0.5)
+
+        assert result.account_sid == customer
+        assert result.callback_url == silent_url
+        assert result.status is None
+        assert result.error
+        assert not result.delivered
+        with httpx.Client(base_url=sb.api_url) as http:
+            assert api_status(http, sb, customer) == 401
+
+
+def test_deauthorize_on_a_stopped_sandbox_revokes_and_reports_that_nothing_was_sent(
+    receiver: Receiver,
+) -> None:
+    sb = Sandbox(seed=3, calls_per_account=10, days=1, now="2026-11-01T12:00:00Z",
+                 deauthorize_callback_url=receiver.url())
+    customer = sb.customer_account_sids[0]
+    sb.authorize(customer)
+
+    result = sb.deauthorize(customer)
+
+    assert result.callback_url == receiver.url()
+    assert result.status is None
+    assert result.error
+    assert receiver.callbacks == []
+    with pytest.raises(ValueError, match=customer):
+        sb.deauthorize(customer)  # it is revoked: a second revocation has nothing to revoke
+
+
+def test_deauthorize_without_callback_url_revokes_and_sends_nothing(
+    sandbox: Sandbox, http: httpx.Client
+) -> None:
     customer = sandbox.customer_account_sids[0]
     sandbox.authorize(customer)
 
@@ -605,7 +664,8 @@ def test_pages_are_not_cached_and_send_no_referrer(
     sandbox: Sandbox, http: httpx.Client, method: str, path: str, form: dict[str, str] | None, status: int
 ) -> None:
     sandbox.update_connect_app(authorize_redirect_url=REDIRECT)
-    names = {"authorize": f"/authorize/{sandbox.connect_app_sid}", "customer": sandbox.customer_account_sids[0]}
+    names = {"authorize": f"/authorize/{sandbox.connect_app_sid}",
+             "customer": sandbox.customer_account_sids[0]}
     data = None if form is None else {k: v.format(**names) for k, v in form.items()}
 
     response = http.request(method, path.format(**names), data=data)

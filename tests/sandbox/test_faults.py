@@ -469,6 +469,7 @@ def test_bad_credentials_do_not_use_up_forced_failures(sandbox: Sandbox, custome
     pytest.param({"latency": float("nan")}, "latency", id="latency-nan"),
     pytest.param({"spike_latency": -1.0}, "spike_latency", id="spike-latency-negative"),
     pytest.param({"retry_after": -1.0}, "retry_after", id="retry-after-negative"),
+    pytest.param({"retry_after": float("nan")}, "retry_after", id="retry-after-nan"),
     pytest.param({"concurrency_limit": 0}, "concurrency_limit", id="concurrency-limit-0"),
     pytest.param({"concurrency_limit": -2}, "concurrency_limit", id="concurrency-limit-negative"),
 ])
