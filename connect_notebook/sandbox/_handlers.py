@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import tornado.web
 
-from ._data import DAY, Call, Message, day_of, day_start, money
+from ._data import DAY, AccountData, Call, Message, day_of, day_start, money
 from ._errors import SandboxError, bad_request, not_found, unauthorized
 from ._query import ListParams, Page, day_page, list_page, parse_date, parse_params
 from ._render import account_json, alert_json, call_json, call_text, message_json, message_text
@@ -172,8 +172,11 @@ class APIHandler(tornado.web.RequestHandler):
         self.write_text(json.dumps(obj, separators=(",", ":")), status)
 
     def write_text(self, text: str, status: int = 200) -> None:
-        """Send JSON text, truncated or cut off mid-body if a fault says so."""
-        body = text.encode()
+        """Send JSON text (see ``write_body``)."""
+        self.write_body(text.encode(), status)
+
+    def write_body(self, body: bytes, status: int = 200) -> None:
+        """Send a JSON body, truncated or cut off mid-body if a fault says so."""
         self.set_status(status)
         if self._mangle == "truncate":
             self.finish(body[: max(1, len(body) // 2)])
@@ -246,11 +249,11 @@ class APIHandler(tornado.web.RequestHandler):
         params: ListParams,
         page: Page,
         render: Callable[[Any], dict[str, Any]] | None = None,
-        render_text: Callable[[Any], str] | None = None,
+        render_bytes: Callable[[Any], bytes] | None = None,
     ) -> None:
         """Send a 2010-style list page: exactly one record key plus the paging keys.
 
-        Records come from ``render_text`` (JSON text, the fast path for calls and
+        Records come from ``render_bytes`` (ready JSON, the fast path for calls and
         messages) or ``render`` (a dict).
         """
         path = self.request.path
@@ -269,11 +272,12 @@ class APIHandler(tornado.web.RequestHandler):
             "start": start,
             "uri": params.uri(path, params.page, params.token),
         }
-        if render_text is None:
+        if render_bytes is None:
             assert render is not None
-            render_text = lambda item: json.dumps(render(item), separators=(",", ":"))  # noqa: E731
-        records = ",".join(render_text(item) for item in page.items)
-        self.write_text(f'{{"{key}":[{records}],{json.dumps(paging, separators=(",", ":"))[1:]}')
+            render_bytes = lambda item: json.dumps(render(item), separators=(",", ":")).encode()  # noqa: E731
+        records = b",".join([render_bytes(item) for item in page.items])
+        tail = json.dumps(paging, separators=(",", ":"))[1:].encode()
+        self.write_body(b'{"%s":[%s],%s' % (key.encode(), records, tail))
 
 
 # --- accounts ---------------------------------------------------------------------
@@ -384,7 +388,9 @@ class CallsHandler(APIHandler):
 
         days = range(hi, lo - 1, -1)
         page = day_page(params, days, data.calls_on, keep, lambda c: c.sid, data.call_codec.decode)
-        self.write_list("calls", params, page, render_text=lambda c: call_text(account_sid, c))
+        self.write_list(
+            "calls", params, page, render_bytes=lambda c: _call_texts(data, day_of(c.start))[c.sid]
+        )
 
     def post(self, account_sid: str) -> None:
         """Place a call: acknowledged as queued; the synthetic history does not change."""
@@ -419,6 +425,26 @@ class CallsHandler(APIHandler):
         record = call_json(account_sid, call)
         record["start_time"] = None
         self.write_json(record, 201)
+
+
+def _call_texts(data: AccountData, ordinal: int) -> dict[str, bytes]:
+    """A day's calls rendered once and cached: pages are then assembled from ready bytes."""
+    sid = data.account.sid
+    texts: dict[str, bytes] = data.cached(
+        "call-texts", ordinal, lambda d: {c.sid: call_text(sid, c).encode() for c in data.calls_on(d)}
+    )
+    return texts
+
+
+def _message_texts(data: AccountData, ordinal: int) -> dict[str, bytes]:
+    """A day's messages rendered once and cached."""
+    sid = data.account.sid
+    texts: dict[str, bytes] = data.cached(
+        "message-texts",
+        ordinal,
+        lambda d: {m.sid: message_text(sid, m).encode() for m in data.messages_on(d)},
+    )
+    return texts
 
 
 class CallHandler(APIHandler):
@@ -456,7 +482,9 @@ class MessagesHandler(APIHandler):
         page = day_page(
             params, range(hi, lo - 1, -1), data.messages_on, keep, lambda m: m.sid, data.message_codec.decode
         )
-        self.write_list("messages", params, page, render_text=lambda m: message_text(account_sid, m))
+        self.write_list(
+            "messages", params, page, render_bytes=lambda m: _message_texts(data, day_of(m.sent))[m.sid]
+        )
 
     def post(self, account_sid: str) -> None:
         """Send a message: acknowledged as queued; the synthetic history does not change."""
