@@ -828,20 +828,28 @@ class AlertsHandler(APIHandler):
         for name in ("StartDate", "EndDate"):
             value = params.get(name)
             if value:
-                moment = _instant(name, value)
+                moment = _instant(name, value, end_of_day=name == "EndDate")
                 lo, hi = (max(lo, moment), hi) if name == "StartDate" else (lo, min(hi, moment))
         level = params.get("LogLevel")
         out: list[Any] = []
-        for d in range(day_of(hi), day_of(lo) - 1, -1):
+        # Alerts are generated with the record that raised them, which may be the
+        # day before the alert itself: look one day further back, then sort.
+        for d in range(day_of(hi), day_of(lo) - 2, -1):
             out.extend(a for a in data.alerts_on(d) if lo <= a.created <= hi and level in (None, a.log_level))
+        out.sort(key=lambda a: (-a.created, a.sid))
         return out
 
 
-def _instant(name: str, value: str) -> int:
-    """Parse a v1 date filter: ``YYYY-MM-DD`` (midnight UTC) or ``YYYY-MM-DDThh:mm:ssZ``."""
+def _instant(name: str, value: str, *, end_of_day: bool = False) -> int:
+    """Parse a v1 date filter: ``YYYY-MM-DDThh:mm:ssZ``, or ``YYYY-MM-DD`` for that whole day.
+
+    A bare date as ``EndDate`` means "on or before this date", so it ends at the
+    day's last second; as ``StartDate`` it starts at midnight.
+    """
     try:
         if len(value) == 10:
-            return day_start(date.fromisoformat(value).toordinal())
+            start = day_start(date.fromisoformat(value).toordinal())
+            return start + DAY - 1 if end_of_day else start
         moment = datetime.fromisoformat(value)
     except ValueError:
         msg = f"{name} must be YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ, got {value[:40]!r}"
@@ -857,7 +865,7 @@ class AlertHandler(APIHandler):
     def get(self, sid: str) -> None:
         data = self.state.data(self.principal.account_sid)
         now = data.timeline.now
-        for d in range(day_of(now), day_of(now - ALERT_RETENTION_DAYS * DAY) - 1, -1):
+        for d in range(day_of(now), day_of(now - ALERT_RETENTION_DAYS * DAY) - 2, -1):
             for alert in data.alerts_on(d):
                 if alert.sid == sid and alert.created >= now - ALERT_RETENTION_DAYS * DAY:
                     record = alert_json(

@@ -6,10 +6,12 @@ operation the spec declares for their path (``api.twilio.com`` 2010-04-01 and
 (``response_properties_default_policy="required"``), so a field the sandbox forgets
 fails here, not in a user's notebook.
 
-Three places where the spec contradicts its own examples (and the live API) are
-patched explicitly in ``_patch_2010_spec`` / ``_patch_nullable_enums``; each patch has a
-test below proving the quirk is still in the spec, so a fixed spec makes that test
-fail and the patch can go.
+Three quirks of the published specs are patched explicitly, never by switching
+validation off: usage ``price`` typed as a number while the spec's own examples send
+a string, ``format: uri`` on page links that its examples give as relative URIs, and
+null outside the enum of a ``nullable`` field (see ``_patch_2010_spec`` and
+``_patch_nullable_enums``). A test below proves each quirk is still in the spec, so
+a fixed spec makes that test fail and the patch can go.
 """
 
 from __future__ import annotations
@@ -34,8 +36,19 @@ from connect_notebook.sandbox import Sandbox
 API_HOST = "https://api.twilio.com"
 MONITOR_HOST = "https://monitor.twilio.com"
 # twilio-python's Page.META_KEYS: everything else at the top level is the record list.
-META_KEYS = {"end", "first_page_uri", "next_page_uri", "last_page_uri", "page", "page_size",
-             "previous_page_uri", "total", "num_pages", "start", "uri"}
+META_KEYS = {
+    "end",
+    "first_page_uri",
+    "next_page_uri",
+    "last_page_uri",
+    "page",
+    "page_size",
+    "previous_page_uri",
+    "total",
+    "num_pages",
+    "start",
+    "uri",
+}
 PAGE_URI_KEYS = ("first_page_uri", "next_page_uri", "previous_page_uri", "uri")
 USAGE_KINDS = ("", "AllTime", "Daily", "Monthly", "Yearly", "Today", "Yesterday", "ThisMonth", "LastMonth")
 # A usage record price as the spec's examples write it: "0", "2192.84855".
@@ -50,7 +63,9 @@ def _usage_paths(spec: dict[str, Any]) -> list[str]:
 
 
 def _list_schema(spec: dict[str, Any], path: str) -> dict[str, Any]:
-    return spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    ok = spec["paths"][path]["get"]["responses"]["200"]
+    schema: dict[str, Any] = ok["content"]["application/json"]["schema"]
+    return schema
 
 
 def _patch_2010_spec(spec: dict[str, Any]) -> dict[str, Any]:
@@ -78,7 +93,8 @@ def _patch_2010_spec(spec: dict[str, Any]) -> dict[str, Any]:
                 # API's links are relative to https://api.twilio.com. Check them as
                 # URI references rather than not at all.
                 props[key]["format"] = "uri-reference"
-    return _patch_nullable_enums(spec)
+    _patch_nullable_enums(spec)
+    return spec
 
 
 def _patch_nullable_enums(node: Any) -> Any:
@@ -115,13 +131,15 @@ def _is_rfc2822_utc(value: object) -> bool:
 @pytest.fixture(scope="session")
 def raw_2010_spec(specs_dir: Path) -> dict[str, Any]:
     """Twilio's 2010-04-01 spec as published."""
-    return json.loads((specs_dir / "twilio_api_v2010.json").read_text())
+    spec: dict[str, Any] = json.loads((specs_dir / "twilio_api_v2010.json").read_text())
+    return spec
 
 
 @pytest.fixture(scope="session")
 def raw_monitor_spec(specs_dir: Path) -> dict[str, Any]:
     """Twilio's Monitor v1 spec as published."""
-    return json.loads((specs_dir / "twilio_monitor_v1.json").read_text())
+    spec: dict[str, Any] = json.loads((specs_dir / "twilio_monitor_v1.json").read_text())
+    return spec
 
 
 def _openapi(spec: dict[str, Any], **formats: Any) -> OpenAPI:
@@ -196,10 +214,15 @@ def _schema_errors(app: OpenAPI, response: httpx.Response, host_url: str) -> lis
 # --- clients -------------------------------------------------------------------
 
 
-@pytest.fixture
-def owner_api(sandbox: Sandbox) -> Iterator[httpx.Client]:
-    """httpx authenticated as the Connect App's owner (who has the ConnectApps)."""
-    with httpx.Client(base_url=sandbox.api_url, auth=(sandbox.owner_account_sid, sandbox.owner_auth_token)) as client:
+@pytest.fixture(scope="module")
+def owner_api(_sandbox_server: Sandbox) -> Iterator[httpx.Client]:
+    """httpx authenticated as the Connect App's owner (who has the ConnectApps).
+
+    The owner's access does not depend on anything ``reset()`` clears, so one
+    client serves the whole module.
+    """
+    sb = _sandbox_server
+    with httpx.Client(base_url=sb.api_url, auth=(sb.owner_account_sid, sb.owner_auth_token)) as client:
         yield client
 
 
@@ -212,8 +235,11 @@ def _first(records: list[dict[str, Any]], wanted: Callable[[dict[str, Any]], boo
     raise AssertionError(msg)
 
 
-def _targets(sandbox: Sandbox, customer: str) -> dict[str, str]:
-    """Path fragments that the parametrized cases below fill in."""
+@pytest.fixture(scope="module")
+def targets(_sandbox_server: Sandbox) -> dict[str, str]:
+    """Path fragments that the parametrized cases below fill in (the data never changes)."""
+    sandbox = _sandbox_server
+    customer = sandbox.customer_account_sids[0]
     calls = sandbox.calls(customer)
     messages = sandbox.messages(customer)
     return {
@@ -237,10 +263,16 @@ API_CASES = [
     pytest.param("customer", "{acc}/Calls/{call_no_answer}.json", id="call-fetch-no-answer"),
     pytest.param("customer", "{acc}/Messages.json?PageSize=1000", id="messages-list"),
     pytest.param("customer", "{acc}/Messages/{message_delivered}.json", id="message-fetch-delivered"),
-    pytest.param("customer", "{acc}/Messages/{message_failed}.json", id="message-fetch-undelivered"),
+    pytest.param("customer", "{acc}/Messages/{message_failed}.json", id="message-fetch-with-error-code"),
     pytest.param("customer", "{acc}/Messages/{message_inbound}.json", id="message-fetch-inbound"),
-    *[pytest.param("customer", f"{{acc}}/Usage/Records{'/' + kind if kind else ''}.json?PageSize=1000",
-                   id=f"usage-records-{kind or 'list'}") for kind in USAGE_KINDS],
+    *[
+        pytest.param(
+            "customer",
+            f"{{acc}}/Usage/Records{'/' + kind if kind else ''}.json?PageSize=1000",
+            id=f"usage-records-{kind or 'list'}",
+        )
+        for kind in USAGE_KINDS
+    ],
     pytest.param("customer", "{acc}.json", id="account-fetch"),
     pytest.param("owner", "{owner}.json", id="account-fetch-owner"),
     pytest.param("customer", "/2010-04-01/Accounts.json", id="accounts-list"),
@@ -252,10 +284,17 @@ API_CASES = [
 
 
 @pytest.mark.parametrize(("who", "template"), API_CASES)
-def test_2010_response_matches_twilio_spec(who: str, template: str, sandbox: Sandbox, customer: str,
-                                           api: httpx.Client, owner_api: httpx.Client,
-                                           openapi_2010: OpenAPI) -> None:
-    response = (api if who == "customer" else owner_api).get(template.format(**_targets(sandbox, customer)))
+def test_2010_response_matches_twilio_spec(
+    who: str,
+    template: str,
+    targets: dict[str, str],
+    customer: str,
+    api: httpx.Client,
+    owner_api: httpx.Client,
+    openapi_2010: OpenAPI,
+) -> None:
+    assert targets["acc"].endswith(customer)
+    response = (api if who == "customer" else owner_api).get(template.format(**targets))
     assert response.status_code == 200, response.text
     body = response.json()
     if "page_size" in body:
@@ -296,8 +335,9 @@ def test_monitor_alerts_list_matches_twilio_spec(api: httpx.Client, openapi_moni
 
 
 @pytest.mark.parametrize("with_request", [True, False], ids=["raised-by-a-request", "no-request"])
-def test_monitor_alert_fetch_matches_twilio_spec(with_request: bool, api: httpx.Client,
-                                                 openapi_monitor: OpenAPI) -> None:
+def test_monitor_alert_fetch_matches_twilio_spec(
+    with_request: bool, api: httpx.Client, openapi_monitor: OpenAPI
+) -> None:
     alerts = api.get("/v1/Alerts", params={"PageSize": 1000}).json()["alerts"]
     sid = next(a["sid"] for a in alerts if (a["request_url"] is not None) is with_request)
     response = api.get(f"/v1/Alerts/{sid}")
@@ -306,8 +346,9 @@ def test_monitor_alert_fetch_matches_twilio_spec(with_request: bool, api: httpx.
     assert _schema_errors(openapi_monitor, response, MONITOR_HOST) == []
 
 
-def test_schema_check_rejects_a_call_with_a_numeric_duration(sandbox: Sandbox, customer: str,
-                                                            openapi_2010: OpenAPI) -> None:
+def test_schema_check_rejects_a_call_with_a_numeric_duration(
+    sandbox: Sandbox, customer: str, openapi_2010: OpenAPI
+) -> None:
     """The validator is not a no-op: wrong types and formats are caught."""
     record = next(c for c in sandbox.calls(customer) if c["duration"] is not None)
     forged = {**record, "duration": int(record["duration"]), "start_time": "2026-10-01T00:00:00Z"}
@@ -320,27 +361,37 @@ def test_schema_check_rejects_a_call_with_a_numeric_duration(sandbox: Sandbox, c
 # --- the quirks patched above are still in the published spec ------------------------
 
 
-def test_spec_types_usage_price_as_number_but_its_examples_send_strings(raw_2010_spec: dict[str, Any]) -> None:
+def test_spec_types_usage_price_as_number_but_its_examples_send_strings(
+    raw_2010_spec: dict[str, Any],
+) -> None:
     paths = _usage_paths(raw_2010_spec)
     assert len(paths) == len(USAGE_KINDS)
     for path in paths:
         item = _list_schema(raw_2010_spec, path)["properties"]["usage_records"]["items"]["$ref"]
         schema = raw_2010_spec["components"]["schemas"][item.rsplit("/", 1)[1]]
         assert schema["properties"]["price"]["type"] == "number", path
-        examples = raw_2010_spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["examples"]
+        examples = raw_2010_spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"][
+            "examples"
+        ]
         prices = [r["price"] for r in examples["readFull"]["value"]["usage_records"]]
         assert prices and all(isinstance(p, str) for p in prices), path
 
 
-def test_spec_declares_absolute_page_uris_but_its_examples_are_relative(raw_2010_spec: dict[str, Any]) -> None:
+def test_spec_declares_absolute_page_uris_but_its_examples_are_relative(
+    raw_2010_spec: dict[str, Any],
+) -> None:
     path = "/2010-04-01/Accounts/{AccountSid}/Calls.json"
     props = _list_schema(raw_2010_spec, path)["properties"]
     assert props["first_page_uri"]["format"] == "uri"
-    examples = raw_2010_spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["examples"]
+    examples = raw_2010_spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"][
+        "examples"
+    ]
     assert all(e["value"]["first_page_uri"].startswith("/2010-04-01/") for e in examples.values())
 
 
-def test_spec_marks_alert_request_method_nullable_with_an_enum_without_null(raw_monitor_spec: dict[str, Any]) -> None:
+def test_spec_marks_alert_request_method_nullable_with_an_enum_without_null(
+    raw_monitor_spec: dict[str, Any],
+) -> None:
     prop = raw_monitor_spec["components"]["schemas"]["monitor.v1.alert"]["properties"]["request_method"]
     assert prop["nullable"] is True
     assert None not in prop["enum"]
@@ -353,21 +404,32 @@ ENVELOPE_CASES = [
     pytest.param("customer", "{acc}/Calls.json?To=%2B10000000000", "calls", id="calls-empty"),
     pytest.param("customer", "{acc}/Messages.json", "messages", id="messages"),
     pytest.param("customer", "{acc}/Messages.json?From=%2B10000000000", "messages", id="messages-empty"),
-    *[pytest.param("customer", f"{{acc}}/Usage/Records{'/' + kind if kind else ''}.json", "usage_records",
-                   id=f"usage-records-{kind or 'list'}") for kind in USAGE_KINDS],
+    *[
+        pytest.param(
+            "customer",
+            f"{{acc}}/Usage/Records{'/' + kind if kind else ''}.json",
+            "usage_records",
+            id=f"usage-records-{kind or 'list'}",
+        )
+        for kind in USAGE_KINDS
+    ],
     pytest.param("customer", "/2010-04-01/Accounts.json", "accounts", id="accounts"),
     pytest.param("owner", "{owner}/ConnectApps.json", "connect_apps", id="connect-apps"),
     pytest.param("customer", "{acc}/ConnectApps.json", "connect_apps", id="connect-apps-empty"),
-    pytest.param("customer", "{acc}/AuthorizedConnectApps.json", "authorized_connect_apps",
-                 id="authorized-connect-apps"),
+    pytest.param(
+        "customer",
+        "{acc}/AuthorizedConnectApps.json",
+        "authorized_connect_apps",
+        id="authorized-connect-apps",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("who", "template", "key"), ENVELOPE_CASES)
-def test_2010_list_envelope_has_exactly_one_record_key(who: str, template: str, key: str, sandbox: Sandbox,
-                                                       customer: str, api: httpx.Client,
-                                                       owner_api: httpx.Client) -> None:
-    response = (api if who == "customer" else owner_api).get(template.format(**_targets(sandbox, customer)))
+def test_2010_list_envelope_has_exactly_one_record_key(
+    who: str, template: str, key: str, targets: dict[str, str], api: httpx.Client, owner_api: httpx.Client
+) -> None:
+    response = (api if who == "customer" else owner_api).get(template.format(**targets))
     assert response.status_code == 200, response.text
     body = response.json()
     # twilio-python takes "the only key that is not a meta key" as the records.
@@ -382,7 +444,9 @@ def _is_on_sandbox(url: str, sandbox: Sandbox, path: str) -> bool:
     return f"{parts.scheme}://{parts.netloc}" == sandbox.monitor_url and parts.path == path
 
 
-def test_alerts_envelope_has_absolute_meta_urls_on_the_sandbox_host(sandbox: Sandbox, api: httpx.Client) -> None:
+def test_alerts_envelope_has_absolute_meta_urls_on_the_sandbox_host(
+    sandbox: Sandbox, api: httpx.Client
+) -> None:
     first = api.get("/v1/Alerts", params={"PageSize": 2})
     assert first.status_code == 200, first.text
     body = first.json()

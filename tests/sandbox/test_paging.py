@@ -1,0 +1,404 @@
+"""Paging of the sandbox's list resources, checked against its own ground truth.
+
+``Sandbox.calls()`` / ``Sandbox.messages()`` render every record exactly as the API
+does, newest first; walking ``next_page_uri`` must reproduce them exactly, whatever
+the page size, and ``previous_page_uri`` must walk back over the same pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import pytest
+
+from connect_notebook.sandbox import Sandbox
+
+NOW = "2026-11-01T12:00:00+00:00"
+
+
+# --- fixtures --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def truth(_sandbox_server: Sandbox) -> dict[str, list[dict[str, Any]]]:
+    """The session sandbox's first customer's calls and messages, as the API renders them.
+
+    Computed once: the data is fixed by the seed and ``reset()`` never changes it.
+    """
+    sid = _sandbox_server.customer_account_sids[0]
+    return {"calls": _sandbox_server.calls(sid), "messages": _sandbox_server.messages(sid)}
+
+
+@pytest.fixture(scope="module")
+def small_sandbox() -> Iterator[Sandbox]:
+    """A sandbox small enough to page through one record at a time."""
+    with Sandbox(seed=3, calls_per_account=300, days=5, now=NOW) as sb:
+        sb.authorize(sb.customer_account_sids[0])
+        yield sb
+
+
+@pytest.fixture(scope="module")
+def small_api(small_sandbox: Sandbox) -> Iterator[httpx.Client]:
+    """httpx as the small sandbox's connected customer."""
+    sid = small_sandbox.customer_account_sids[0]
+    with httpx.Client(base_url=small_sandbox.api_url, auth=(sid, small_sandbox.owner_auth_token)) as client:
+        yield client
+
+
+# --- helpers ---------------------------------------------------------------------
+
+
+def _path(customer: str, resource: str) -> str:
+    return f"/2010-04-01/Accounts/{customer}/{resource}.json"
+
+
+def _get_json(client: httpx.Client, url: str, params: Any = None) -> dict[str, Any]:
+    response = client.get(url, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def _walk(client: httpx.Client, url: str, params: Any = None, *, limit: int = 5_000) -> list[dict[str, Any]]:
+    """Every page of a 2010 list, following ``next_page_uri`` until it is null."""
+    pages = [_get_json(client, url, params)]
+    while pages[-1]["next_page_uri"] is not None:
+        assert len(pages) < limit, "next_page_uri never became null"
+        pages.append(_get_json(client, pages[-1]["next_page_uri"]))
+    return pages
+
+
+def _walk_back(client: httpx.Client, last: dict[str, Any], *, limit: int = 5_000) -> list[dict[str, Any]]:
+    """Every page from ``last`` back to the first, following ``previous_page_uri``; oldest page first."""
+    pages = [last]
+    while pages[-1]["previous_page_uri"] is not None:
+        assert len(pages) < limit, "previous_page_uri never became null"
+        pages.append(_get_json(client, pages[-1]["previous_page_uri"]))
+    return pages[::-1]
+
+
+def _records(pages: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    return [record for page in pages for record in page[key]]
+
+
+def _assert_twilio_error(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The response is Twilio's JSON error body with this status."""
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) - {"details"} == {"code", "message", "more_info", "status"}
+    assert body["status"] == status
+    assert isinstance(body["code"], int)
+    assert body["more_info"] == f"https://www.twilio.com/docs/errors/{body['code']}"
+    assert isinstance(body["message"], str) and body["message"]
+    return body  # type: ignore[no-any-return]
+
+
+# --- every record exactly once, in order ----------------------------------------------
+
+
+@pytest.mark.parametrize("resource", ["Calls", "Messages"], ids=["calls", "messages"])
+@pytest.mark.parametrize("page_size", [50, 1000], ids=["page-size-50", "page-size-1000"])
+def test_paging_returns_every_record_once_in_ground_truth_order(
+    resource: str, page_size: int, customer: str, api: httpx.Client, truth: dict[str, list[dict[str, Any]]]
+) -> None:
+    key = resource.lower()
+    pages = _walk(api, _path(customer, resource), {"PageSize": page_size})
+    expected = truth[key]
+    assert len(pages) == -(-len(expected) // page_size)
+    records = _records(pages, key)
+    assert records == expected
+    assert len({r["sid"] for r in records}) == len(records)
+    # Newest first, as Twilio lists them.
+    when = [parsedate_to_datetime(r["start_time" if key == "calls" else "date_sent"]) for r in records]
+    assert when == sorted(when, reverse=True)
+
+
+@pytest.mark.parametrize("resource", ["Calls", "Messages"], ids=["calls", "messages"])
+def test_page_size_1_returns_every_record_once_in_ground_truth_order(
+    resource: str, small_sandbox: Sandbox, small_api: httpx.Client
+) -> None:
+    sid = small_sandbox.customer_account_sids[0]
+    key = resource.lower()
+    expected = small_sandbox.calls(sid) if key == "calls" else small_sandbox.messages(sid)
+    pages = _walk(small_api, _path(sid, resource), {"PageSize": 1})
+    assert [len(p[key]) for p in pages] == [1] * len(expected)
+    assert _records(pages, key) == expected
+
+
+def test_filtered_paging_returns_every_matching_call_once(
+    customer: str, api: httpx.Client, truth: dict[str, list[dict[str, Any]]]
+) -> None:
+    # Busy calls are sparse, so pages of 7 span several days, some with none.
+    expected = [c for c in truth["calls"] if c["status"] == "busy"]
+    assert len(expected) > 3 * 7
+    pages = _walk(api, _path(customer, "Calls"), {"Status": "busy", "PageSize": 7})
+    assert _records(pages, "calls") == expected
+
+
+# --- walking back -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("resource", "params"),
+    [
+        pytest.param("Calls", {"PageSize": 50}, id="calls-page-size-50"),
+        pytest.param("Messages", {"PageSize": 50}, id="messages-page-size-50"),
+        pytest.param("Calls", {"PageSize": 7, "Status": "busy"}, id="busy-calls-page-size-7"),
+        pytest.param("Calls", {"PageSize": 1000}, id="calls-page-size-1000"),
+    ],
+)
+def test_previous_page_uri_walks_back_to_the_same_pages(
+    resource: str, params: dict[str, Any], customer: str, api: httpx.Client
+) -> None:
+    key = resource.lower()
+    forward = _walk(api, _path(customer, resource), params)
+    assert len(forward) > 1
+    backward = _walk_back(api, forward[-1])
+    assert [p["page"] for p in backward] == [p["page"] for p in forward]
+    assert [(p["start"], p["end"]) for p in backward] == [(p["start"], p["end"]) for p in forward]
+    assert [p[key] for p in backward] == [p[key] for p in forward]
+
+
+def test_previous_page_uri_walks_back_one_record_at_a_time(
+    small_sandbox: Sandbox, small_api: httpx.Client
+) -> None:
+    sid = small_sandbox.customer_account_sids[0]
+    forward = _walk(small_api, _path(sid, "Messages"), {"PageSize": 1})
+    backward = _walk_back(small_api, forward[-1])
+    assert [p["messages"] for p in backward] == [p["messages"] for p in forward]
+
+
+# --- envelope numbers -------------------------------------------------------------
+
+
+def test_page_envelope_numbers_follow_the_walk(
+    customer: str, api: httpx.Client, truth: dict[str, list[dict[str, Any]]]
+) -> None:
+    size = 300  # 2,000 calls: six full pages and a short last one
+    pages = _walk(api, _path(customer, "Calls"), {"PageSize": size})
+    total = len(truth["calls"])
+    for i, page in enumerate(pages):
+        count = len(page["calls"])
+        assert (page["page"], page["page_size"], page["start"]) == (i, size, i * size)
+        assert count == min(size, total - i * size)
+        assert page["end"] == i * size + count - 1
+        assert page["first_page_uri"] == pages[0]["uri"]
+        assert (page["previous_page_uri"] is None) == (i == 0)
+        assert (page["next_page_uri"] is None) == (i == len(pages) - 1)
+        assert dict(parse_qsl(urlsplit(page["uri"]).query))["Page"] == str(i)
+    assert pages[-1]["end"] == total - 1
+
+
+@pytest.mark.parametrize("n", [0, 1, 17, 39], ids=["page-0", "page-1", "page-17", "last-page"])
+def test_page_n_without_a_token_is_the_nth_page(
+    n: int, customer: str, api: httpx.Client, truth: dict[str, list[dict[str, Any]]]
+) -> None:
+    expected = truth["calls"]
+    page = _get_json(api, _path(customer, "Calls"), {"PageSize": 50, "Page": n})
+    assert page["calls"] == expected[n * 50 : (n + 1) * 50]
+    assert (page["page"], page["start"], page["end"]) == (n, n * 50, n * 50 + len(page["calls"]) - 1)
+    # Its links carry on from there, in both directions.
+    if page["next_page_uri"] is not None:
+        assert _get_json(api, page["next_page_uri"])["calls"] == expected[(n + 1) * 50 : (n + 2) * 50]
+    else:
+        assert (n + 1) * 50 >= len(expected)
+    if n > 0:
+        assert _get_json(api, page["previous_page_uri"])["calls"] == expected[(n - 1) * 50 : n * 50]
+    else:
+        assert page["previous_page_uri"] is None
+
+
+def test_page_past_the_end_is_empty_without_links(customer: str, api: httpx.Client) -> None:
+    page = _get_json(api, _path(customer, "Calls"), {"PageSize": 50, "Page": 40})
+    assert page["calls"] == []
+    assert page["next_page_uri"] is None
+    assert page["previous_page_uri"] is None
+
+
+@pytest.mark.parametrize(
+    "resource", ["Calls", "Messages", "Usage/Records/Daily"], ids=["calls", "messages", "usage-daily"]
+)
+def test_page_size_defaults_to_50(resource: str, customer: str, api: httpx.Client) -> None:
+    page = _get_json(api, _path(customer, resource))
+    [key] = [k for k in page if isinstance(page[k], list)]
+    assert page["page_size"] == 50
+    assert len(page[key]) == 50
+    assert ("PageSize", "50") in parse_qsl(urlsplit(page["uri"]).query)
+    assert ("PageSize", "50") in parse_qsl(urlsplit(page["next_page_uri"]).query)
+
+
+# --- errors -----------------------------------------------------------------------
+
+BAD_PAGING = [
+    pytest.param("Calls", {"PageSize": "0"}, id="calls-page-size-0"),
+    pytest.param("Calls", {"PageSize": "1001"}, id="calls-page-size-1001"),
+    pytest.param("Calls", {"PageSize": "abc"}, id="calls-page-size-abc"),
+    pytest.param("Calls", {"PageSize": "-5"}, id="calls-page-size-negative"),
+    pytest.param("Calls", {"PageSize": "2.5"}, id="calls-page-size-fraction"),
+    pytest.param("Calls", {"Page": "-1"}, id="calls-page-negative"),
+    pytest.param("Calls", {"Page": "abc"}, id="calls-page-abc"),
+    pytest.param("Calls", {"PageToken": "PACA" + "0" * 32}, id="calls-token-unknown-call"),
+    pytest.param("Calls", {"PageToken": "PBCA" + "f" * 32}, id="calls-previous-token-unknown-call"),
+    pytest.param("Calls", {"PageToken": "PAnot-a-sid"}, id="calls-token-malformed"),
+    pytest.param("Calls", {"PageToken": "garbage"}, id="calls-token-garbage"),
+    pytest.param("Messages", {"PageSize": "1001"}, id="messages-page-size-1001"),
+    pytest.param("Messages", {"PageToken": "PASM" + "0" * 32}, id="messages-token-unknown-message"),
+    pytest.param("Usage/Records/Daily", {"PageSize": "0"}, id="usage-page-size-0"),
+    pytest.param("Usage/Records/Daily", {"Page": "-2"}, id="usage-page-negative"),
+    pytest.param("Usage/Records/Daily", {"PageToken": "bm9wZQ=="}, id="usage-token-forged-base64"),
+    pytest.param("Usage/Records/Daily", {"PageToken": "PT50"}, id="usage-token-not-base64"),
+]
+
+
+@pytest.mark.parametrize(("resource", "params"), BAD_PAGING)
+def test_invalid_paging_parameter_gives_400_with_twilio_error(
+    resource: str, params: dict[str, str], customer: str, api: httpx.Client
+) -> None:
+    _assert_twilio_error(api.get(_path(customer, resource), params=params), 400)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        pytest.param({"PageSize": "abc"}, id="page-size-abc"),
+        pytest.param({"PageSize": "1001"}, id="page-size-1001"),
+        pytest.param({"Page": "-1"}, id="page-negative"),
+        pytest.param({"PageToken": "bm9wZQ=="}, id="token-forged"),
+    ],
+)
+def test_invalid_alerts_paging_parameter_gives_400_with_twilio_error(
+    params: dict[str, str], api: httpx.Client
+) -> None:
+    _assert_twilio_error(api.get("/v1/Alerts", params=params), 400)
+
+
+def test_page_token_of_another_account_gives_400(sandbox: Sandbox, customer: str, api: httpx.Client) -> None:
+    other = sandbox.customer_account_sids[1]
+    foreign = sandbox.calls(other)[10]["sid"]
+    response = api.get(
+        _path(customer, "Calls"), params={"PageSize": 10, "Page": 1, "PageToken": f"PA{foreign}"}
+    )
+    _assert_twilio_error(response, 400)
+
+
+@pytest.mark.parametrize(
+    ("resource", "params"),
+    [
+        pytest.param("Calls", [("PageSize", "50"), ("PageSize", "50")], id="page-size-twice"),
+        pytest.param("Calls", [("Page", "0"), ("Page", "1")], id="page-twice"),
+        pytest.param("Calls", [("Status", "busy"), ("Status", "completed")], id="status-twice"),
+        pytest.param(
+            "Calls", [("StartTime>", "2026-10-01"), ("StartTime>", "2026-10-02")], id="start-time-after-twice"
+        ),
+        pytest.param("Messages", [("To", "+14156506409"), ("To", "+14156506409")], id="messages-to-twice"),
+        pytest.param(
+            "Usage/Records/Daily", [("Category", "calls"), ("Category", "sms")], id="usage-category-twice"
+        ),
+    ],
+)
+def test_duplicated_parameter_gives_400(
+    resource: str, params: list[tuple[str, Any]], customer: str, api: httpx.Client
+) -> None:
+    _assert_twilio_error(api.get(_path(customer, resource), params=params), 400)
+
+
+def test_duplicated_alerts_parameter_gives_400(api: httpx.Client) -> None:
+    _assert_twilio_error(api.get("/v1/Alerts", params=[("LogLevel", "error"), ("LogLevel", "warning")]), 400)
+
+
+@pytest.mark.parametrize(
+    ("resource", "params"),
+    [
+        pytest.param("Calls", {"To": "+15005550000", "PageSize": "2"}, id="calls"),
+        pytest.param("Messages", {"DateSent": "2025-01-01"}, id="messages"),
+    ],
+)
+def test_empty_list_envelope_starts_and_ends_at_0(
+    resource: str, params: dict[str, str], customer: str, api: httpx.Client
+) -> None:
+    page = _get_json(api, _path(customer, resource), params)
+    # As in the spec's readEmpty examples: start 0, end 0, no links.
+    assert page[resource.lower()] == []
+    assert (page["page"], page["start"], page["end"]) == (0, 0, 0)
+    assert (page["next_page_uri"], page["previous_page_uri"]) == (None, None)
+    assert page["first_page_uri"] == page["uri"]
+
+
+# --- links echo the filters ----------------------------------------------------------
+
+
+def test_page_uris_echo_the_filters(
+    customer: str, api: httpx.Client, truth: dict[str, list[dict[str, Any]]]
+) -> None:
+    filters = [("Status", "completed"), ("StartTime>", "2026-10-01"), ("StartTime<", "2026-10-20")]
+    path = _path(customer, "Calls")
+    pages = _walk(api, path, [*filters, ("PageSize", "20")])
+    assert len(pages) > 2
+    for page in pages:
+        links = [page["uri"], page["first_page_uri"], page["next_page_uri"], page["previous_page_uri"]]
+        for link in filter(None, links):
+            parts = urlsplit(link)
+            assert parts.path == path
+            query = parse_qsl(parts.query)
+            assert all(f in query for f in filters), link
+            assert ("PageSize", "20") in query
+            # The inequality names are percent-encoded, as in the spec's examples.
+            assert "StartTime%3E=2026-10-01" in link and "StartTime%3C=2026-10-20" in link
+    # The next links really keep filtering: every record matches, none is missing.
+    expected = [
+        c
+        for c in truth["calls"]
+        if c["status"] == "completed" and date(2026, 10, 1) <= _start_day(c) < date(2026, 10, 20)
+    ]
+    assert [c["sid"] for c in _records(pages, "calls")] == [c["sid"] for c in expected]
+
+
+def _start_day(call: dict[str, Any]) -> date:
+    return parsedate_to_datetime(call["start_time"]).astimezone(UTC).date()
+
+
+# --- usage and alerts (opaque tokens) ----------------------------------------------------
+
+
+def test_usage_paging_returns_every_record_once(customer: str, api: httpx.Client) -> None:
+    path = _path(customer, "Usage/Records/Daily")
+    whole = _get_json(api, path, {"PageSize": 1000})
+    assert whole["next_page_uri"] is None
+    expected = whole["usage_records"]
+    assert len({(r["category"], r["start_date"]) for r in expected}) == len(expected) > 500
+
+    pages = _walk(api, path, {"PageSize": 100})
+    assert _records(pages, "usage_records") == expected
+    assert [p["page"] for p in pages] == list(range(len(pages)))
+    backward = _walk_back(api, pages[-1])
+    assert [p["usage_records"] for p in backward] == [p["usage_records"] for p in pages]
+
+    third = _get_json(api, path, {"PageSize": 100, "Page": 2})
+    assert third["usage_records"] == expected[200:300]
+
+
+def _walk_alerts(client: httpx.Client, params: dict[str, Any]) -> list[dict[str, Any]]:
+    pages = [_get_json(client, "/v1/Alerts", params)]
+    while pages[-1]["meta"]["next_page_url"] is not None:
+        assert len(pages) < 1_000, "meta.next_page_url never became null"
+        pages.append(_get_json(client, pages[-1]["meta"]["next_page_url"]))
+    return pages
+
+
+def test_alerts_paging_returns_every_alert_once(api: httpx.Client) -> None:
+    expected = _get_json(api, "/v1/Alerts", {"PageSize": 1000})["alerts"]
+    assert len(expected) > 6
+    pages = _walk_alerts(api, {"PageSize": 2})
+    assert [a for p in pages for a in p["alerts"]] == expected
+    assert [p["meta"]["page"] for p in pages] == list(range(len(pages)))
+    assert len({a["sid"] for a in expected}) == len(expected)
+    # And back again through meta.previous_page_url.
+    back = [pages[-1]]
+    while back[-1]["meta"]["previous_page_url"] is not None:
+        back.append(_get_json(api, back[-1]["meta"]["previous_page_url"]))
+    assert [p["alerts"] for p in back[::-1]] == [p["alerts"] for p in pages]
