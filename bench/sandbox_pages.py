@@ -2,9 +2,10 @@
 
 Run: ``python bench/sandbox_pages.py [--calls 100000]``. The client only downloads
 (it finds ``next_page_uri`` without parsing the body), so the figures are the
-sandbox's, not a JSON parser's. Prints one table: pages and calls per second for a cold pass (days generated on first touch) and a warm pass
-(days cached), sequentially at PageSize 1000 and 50, and with 8 concurrent clients
-each paging one day window (the way connect_notebook's loader fetches).
+sandbox's, not a JSON parser's. Prints one table: pages and calls per second for
+a cold pass (days generated on first touch) and a warm pass (days cached),
+sequentially at PageSize 1000 and 50, and with 8 concurrent clients each paging
+one day window (the way connect_notebook's loader fetches).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from datetime import date, timedelta
 import httpx
 
 from connect_notebook.sandbox import Sandbox
-
 
 _NEXT = re.compile(rb'"next_page_uri":(null|"([^"]*)")')
 

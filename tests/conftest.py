@@ -58,13 +58,18 @@ def api(sandbox: Sandbox, customer: str) -> Iterator[httpx.Client]:
 def specs_dir() -> Path:
     """Twilio's OpenAPI specs in ../shared (present on our machines and in CI only)."""
     if not SPECS.is_dir():
-        pytest.skip(f"Twilio's OpenAPI specs are not at {SPECS}: ../shared/ exists on developer machines and in CI, not in a user's clone")
+        pytest.skip(
+            f"Twilio's OpenAPI specs are not at {SPECS}: ../shared/ exists on developer "
+            "machines and in CI, not in a user's clone"
+        )
     return SPECS
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail loudly if a test left a server thread running."""
-    leaked = [t.name for t in threading.enumerate() if t.name.startswith("connect_notebook-") and t.is_alive()]
+    leaked = [
+        t.name for t in threading.enumerate() if t.name.startswith("connect_notebook-") and t.is_alive()
+    ]
     if leaked:
         session.exitstatus = 1
         print(f"\nleaked server threads: {leaked}")

@@ -38,9 +38,27 @@ def _read_until(stream, pattern: str, limit: int = 200) -> tuple[re.Match[str], 
 @pytest.fixture
 def sandbox_process() -> Iterator[subprocess.Popen[str]]:
     proc = subprocess.Popen(
-        [*CLI, "sandbox", "--port", "0", "--calls", "300", "--days", "5", "--now", "2026-11-01T12:00:00Z",
-         "--authorize", "all", "--rate-limit", "0", "--retry-after", "3"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            *CLI,
+            "sandbox",
+            "--port",
+            "0",
+            "--calls",
+            "300",
+            "--days",
+            "5",
+            "--now",
+            "2026-11-01T12:00:00Z",
+            "--authorize",
+            "all",
+            "--rate-limit",
+            "0",
+            "--retry-after",
+            "3",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     yield proc
     if proc.poll() is None:
@@ -69,9 +87,25 @@ def test_sandbox_command_prints_urls_and_credentials_serves_and_stops_on_ctrl_c(
 
 def test_sandbox_command_passes_fault_options_to_the_sandbox() -> None:
     proc = subprocess.Popen(
-        [*CLI, "sandbox", "--port", "0", "--calls", "50", "--days", "2", "--authorize", "all",
-         "--rate-limit", "1", "--retry-after", "3"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            *CLI,
+            "sandbox",
+            "--port",
+            "0",
+            "--calls",
+            "50",
+            "--days",
+            "2",
+            "--authorize",
+            "all",
+            "--rate-limit",
+            "1",
+            "--retry-after",
+            "3",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         _, lines = _read_until(proc.stdout, r"Press Ctrl-C")
@@ -102,7 +136,9 @@ def test_sandbox_command_passes_fault_options_to_the_sandbox() -> None:
     ids=["probability", "concurrency", "now", "customers", "authorize"],
 )
 def test_sandbox_command_rejects_bad_options_with_a_clear_message(args: list[str], message: str) -> None:
-    result = subprocess.run([*CLI, "sandbox", "--port", "0", *args], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [*CLI, "sandbox", "--port", "0", *args], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
@@ -113,15 +149,21 @@ def test_sandbox_command_on_a_taken_port_names_the_port_and_the_option() -> None
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run([*CLI, "sandbox", "--port", str(port)], capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [*CLI, "sandbox", "--port", str(port)], capture_output=True, text=True, timeout=60
+        )
     assert result.returncode == 1
     assert f"127.0.0.1:{port}" in result.stderr
     assert "--port" in result.stderr
 
 
 def test_python_dash_m_sandbox_prints_its_url_first() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "connect_notebook.sandbox", "--port", "0", "--calls", "10"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "connect_notebook.sandbox", "--port", "0", "--calls", "10"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         first = proc.stdout.readline()
         assert re.fullmatch(r"Twilio sandbox serving on http://127\.0\.0\.1:\d+\n", first)
@@ -143,15 +185,33 @@ async def _execute(base: str, token: str, code: str) -> str:
     async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"token {token}"}) as client:
         kernel = (await client.post("/api/kernels", json={"name": "python3"})).raise_for_status().json()
         ws = await tornado.websocket.websocket_connect(
-            f"{base.replace('http', 'ws')}/api/kernels/{kernel['id']}/channels?token={token}")
+            f"{base.replace('http', 'ws')}/api/kernels/{kernel['id']}/channels?token={token}"
+        )
         msg_id = uuid.uuid4().hex
-        ws.write_message(json.dumps({
-            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test",
-                       "session": uuid.uuid4().hex, "version": "5.3"},
-            "parent_header": {}, "metadata": {}, "channel": "shell",
-            "content": {"code": code, "silent": False, "store_history": False,
-                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
-        }))
+        ws.write_message(
+            json.dumps(
+                {
+                    "header": {
+                        "msg_id": msg_id,
+                        "msg_type": "execute_request",
+                        "username": "test",
+                        "session": uuid.uuid4().hex,
+                        "version": "5.3",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "channel": "shell",
+                    "content": {
+                        "code": code,
+                        "silent": False,
+                        "store_history": False,
+                        "user_expressions": {},
+                        "allow_stdin": False,
+                        "stop_on_error": True,
+                    },
+                }
+            )
+        )
         out = []
         while True:
             raw = await asyncio.wait_for(ws.read_message(), 120)
@@ -173,14 +233,36 @@ async def _execute(base: str, token: str, code: str) -> str:
 def test_lab_starts_jupyterlab_whose_kernels_reach_the_sandbox_without_configuration(tmp_path: Path) -> None:
     token = uuid.uuid4().hex
     port = _free_port()
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_DATA_DIR": str(tmp_path / "data"),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces")}
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+        "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
+    }
     env["JUPYTER_DATA_DIR"] = str(tmp_path / "data")
     proc = subprocess.Popen(
-        [*CLI, "lab", "--port", str(port), "--sandbox-port", "0", "--calls", "200", "--no-browser",
-         "--notebook-dir", str(ROOT / "notebooks"), "--", f"--IdentityProvider.token={token}"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+        [
+            *CLI,
+            "lab",
+            "--port",
+            str(port),
+            "--sandbox-port",
+            "0",
+            "--calls",
+            "200",
+            "--no-browser",
+            "--notebook-dir",
+            str(ROOT / "notebooks"),
+            "--",
+            f"--IdentityProvider.token={token}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
     )
     try:
         _read_until(proc.stdout, r"Starting JupyterLab")
@@ -188,15 +270,24 @@ def test_lab_starts_jupyterlab_whose_kernels_reach_the_sandbox_without_configura
         base = f"http://127.0.0.1:{port}"
         status = httpx.get(f"{base}/api/status", headers={"Authorization": f"token {token}"})
         assert status.status_code == 200
-        contents = httpx.get(f"{base}/api/contents/quickstart.ipynb", headers={"Authorization": f"token {token}"})
+        contents = httpx.get(
+            f"{base}/api/contents/quickstart.ipynb", headers={"Authorization": f"token {token}"}
+        )
         assert contents.status_code == 200
-        printed = asyncio.run(_execute(base, token, (
-            "import os, httpx\n"
-            "customer = os.environ['CONNECT_NOTEBOOK_SANDBOX_CUSTOMERS'].split(',')[0]\n"
-            "r = httpx.get(os.environ['CONNECT_NOTEBOOK_API_URL'] + f'/2010-04-01/Accounts/{customer}/Calls.json',"
-            " auth=(customer, os.environ['CONNECT_NOTEBOOK_AUTH_TOKEN']))\n"
-            "print('status', r.status_code, 'calls', len(r.json()['calls']))\n"
-        )))
+        printed = asyncio.run(
+            _execute(
+                base,
+                token,
+                (
+                    "import os, httpx\n"
+                    "customer = os.environ['CONNECT_NOTEBOOK_SANDBOX_CUSTOMERS'].split(',')[0]\n"
+                    "api = os.environ['CONNECT_NOTEBOOK_API_URL']\n"
+                    "r = httpx.get(api + f'/2010-04-01/Accounts/{customer}/Calls.json',"
+                    " auth=(customer, os.environ['CONNECT_NOTEBOOK_AUTH_TOKEN']))\n"
+                    "print('status', r.status_code, 'calls', len(r.json()['calls']))\n"
+                ),
+            )
+        )
         assert "status 200 calls 50" in printed
     finally:
         proc.send_signal(signal.SIGINT)

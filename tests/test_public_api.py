@@ -24,8 +24,10 @@ def test_import_does_not_load_heavy_modules() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, connect_notebook; "
-            "print(sorted(m for m in ('tornado', 'polars', 'altair', 'httpx') if m in sys.modules))")
+    code = (
+        "import sys, connect_notebook; "
+        "print(sorted(m for m in ('tornado', 'polars', 'altair', 'httpx') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -40,8 +42,11 @@ def test_every_environment_variable_is_documented() -> None:
 
 def test_every_exception_is_documented_and_drawn() -> None:
     page = (ROOT / "docs" / "errors.md").read_text()
-    classes = [obj for obj in vars(_exceptions).values()
-               if isinstance(obj, type) and issubclass(obj, connect_notebook.ConnectNotebookError)]
+    classes = [
+        obj
+        for obj in vars(_exceptions).values()
+        if isinstance(obj, type) and issubclass(obj, connect_notebook.ConnectNotebookError)
+    ]
     assert classes
     for cls in classes:
         assert f"`{cls.__name__}`" in page

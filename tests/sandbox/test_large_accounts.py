@@ -50,8 +50,10 @@ def test_a_million_call_account_serves_pages_without_generating_its_whole_histor
         sb.authorize(customer)
         with httpx.Client(base_url=sb.api_url, auth=(customer, sb.owner_auth_token), timeout=60) as client:
             newest = client.get(f"/2010-04-01/Accounts/{customer}/Calls.json", params={"PageSize": 1000})
-            one_day = client.get(f"/2010-04-01/Accounts/{customer}/Calls.json",
-                                 params={"PageSize": 1000, "StartTime": "2026-09-15"})
+            one_day = client.get(
+                f"/2010-04-01/Accounts/{customer}/Calls.json",
+                params={"PageSize": 1000, "StartTime": "2026-09-15"},
+            )
             sid = one_day.json()["calls"][0]["sid"]
             fetched = client.get(f"/2010-04-01/Accounts/{customer}/Calls/{sid}.json")
         assert newest.status_code == one_day.status_code == fetched.status_code == 200
