@@ -65,7 +65,7 @@ def _lab(args: argparse.Namespace) -> int:
         f"--ServerApp.root_dir={notebooks}",
         f"--ServerApp.port={args.port}",
         "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.default_url=/lab/tree/{args.open}",
+        f"--LabApp.default_url=/lab/tree/{args.open}",
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")
