@@ -40,9 +40,7 @@ def _lab(args: argparse.Namespace) -> int:
 
     notebooks = Path(args.notebook_dir).resolve()
     if not notebooks.is_dir():
-        print(
-            f"connect-notebook lab: no notebook folder at {notebooks}; pass --notebook-dir", file=sys.stderr
-        )
+        print(f"connect-notebook lab: no notebook folder at {notebooks}; pass --notebook-dir", file=sys.stderr)
         return 2
     sb = Sandbox(seed=args.seed, calls_per_account=args.calls, port=args.sandbox_port)
     for sid in sb.customer_account_sids:
@@ -105,16 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Start the sandbox and JupyterLab on the notebooks folder, wired to it.",
     )
     lab.add_argument("--port", type=int, default=8888, help="JupyterLab's port (default %(default)s)")
-    lab.add_argument(
-        "--sandbox-port", type=int, default=8790, help="the sandbox's port (default %(default)s)"
-    )
+    lab.add_argument("--sandbox-port", type=int, default=8790, help="the sandbox's port (default %(default)s)")
     lab.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    lab.add_argument(
-        "--calls", type=int, default=DEFAULT_CALLS, help="calls per customer (default %(default)s)"
-    )
-    lab.add_argument(
-        "--notebook-dir", default="notebooks", help="folder JupyterLab serves (default %(default)s)"
-    )
+    lab.add_argument("--calls", type=int, default=DEFAULT_CALLS, help="calls per customer (default %(default)s)")
+    lab.add_argument("--notebook-dir", default="notebooks", help="folder JupyterLab serves (default %(default)s)")
     lab.add_argument("--open", default="quickstart.ipynb", help="notebook to open (default %(default)s)")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser")
     lab.add_argument(

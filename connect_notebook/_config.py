@@ -6,13 +6,33 @@ and the command line read the environment, and only the names listed here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from urllib.parse import urlsplit
 
-__all__ = ["DEFAULT_API_URL", "DEFAULT_AUTHORIZE_BASE_URL", "DEFAULT_MONITOR_URL", "ENV_VARS", "EnvVar"]
+from ._exceptions import ConfigError
+
+__all__ = [
+    "DEFAULT_API_URL",
+    "DEFAULT_AUTHORIZE_BASE_URL",
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_LOOKBACK_DAYS",
+    "DEFAULT_MONITOR_URL",
+    "ENV_VARS",
+    "ConnectApp",
+    "EnvVar",
+    "check_sid",
+]
 
 DEFAULT_API_URL = "https://api.twilio.com"
 DEFAULT_MONITOR_URL = "https://monitor.twilio.com"
 DEFAULT_AUTHORIZE_BASE_URL = "https://www.twilio.com"
+DEFAULT_CONCURRENCY = 8
+DEFAULT_LOOKBACK_DAYS = 3
 
 
 @dataclass(frozen=True)
@@ -35,10 +55,128 @@ ENV_VARS = (
         DEFAULT_AUTHORIZE_BASE_URL,
         "Where the Connect authorize page lives (…/authorize/CN…).",
     ),
+    EnvVar("CONNECT_NOTEBOOK_CACHE_DIR", None, "Folder for the parquet cache of completed days (off when unset)."),
     EnvVar(
         "CONNECT_NOTEBOOK_SANDBOX_CUSTOMERS",
         None,
-        "Set by `connect-notebook lab`: the sandbox customer AccountSids already authorized, "
-        "comma-separated.",
+        "Set by `connect-notebook lab`: the sandbox customer AccountSids already authorized, comma-separated.",
     ),
 )
+
+
+def check_sid(value: object, prefix: str, what: str) -> str:
+    """Return ``value`` if it is ``prefix`` + 32 hex digits, else raise ``ConfigError`` saying so."""
+    if not isinstance(value, str) or re.fullmatch(prefix + r"[0-9a-fA-F]{32}", value) is None:
+        # Show only the start: a token pasted into the wrong field must not be echoed.
+        shown = repr(value)[:5] + "…'" if isinstance(value, str) and len(value) > 4 else repr(value)
+        msg = f"{what} must be {prefix!r} followed by 32 hex digits, got {shown}; copy it from the Twilio Console"
+        raise ConfigError(msg)
+    return value
+
+
+def _check_url(value: str, name: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        msg = f"{name} must be an absolute http(s) URL, got {value!r}"
+        raise ConfigError(msg)
+    return value.rstrip("/")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConnectApp:
+    """A Twilio Connect App: the owner's AccountSid and Auth Token, and the app's ``CN…`` SID.
+
+    Requests for a connected customer authenticate as (customer AccountSid, this
+    Auth Token). The token is kept out of ``repr``, ``str`` and the HTML repr.
+
+    Parameters
+    ----------
+    account_sid, auth_token
+        The owner's credentials (the account that owns the Connect App).
+    connect_app_sid
+        The Connect App's SID, ``CN`` followed by 32 hex digits.
+    api_url, monitor_url, authorize_base_url
+        Where Twilio's REST API, Monitor API and authorize page live; the sandbox
+        (or a proxy) changes them.
+    cache_dir
+        Folder for the parquet cache of completed days; None turns caching off.
+    concurrency
+        How many day windows are fetched at once.
+    """
+
+    account_sid: str
+    auth_token: str = field(repr=False)
+    connect_app_sid: str
+    api_url: str = DEFAULT_API_URL
+    monitor_url: str = DEFAULT_MONITOR_URL
+    authorize_base_url: str = DEFAULT_AUTHORIZE_BASE_URL
+    cache_dir: Path | None = None
+    concurrency: int = DEFAULT_CONCURRENCY
+
+    def __post_init__(self) -> None:
+        check_sid(self.account_sid, "AC", "account_sid")
+        check_sid(self.connect_app_sid, "CN", "connect_app_sid")
+        if not isinstance(self.auth_token, str) or not self.auth_token:
+            msg = "auth_token must be the owner's Auth Token (a non-empty string); copy it from the Twilio Console"
+            raise ConfigError(msg)
+        for name in ("api_url", "monitor_url", "authorize_base_url"):
+            object.__setattr__(self, name, _check_url(getattr(self, name), name))
+        if self.cache_dir is not None:
+            object.__setattr__(self, "cache_dir", Path(self.cache_dir).expanduser())
+        if not isinstance(self.concurrency, int) or not 1 <= self.concurrency <= 64:
+            msg = f"concurrency must be a whole number from 1 to 64, got {self.concurrency!r}"
+            raise ConfigError(msg)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ConnectApp:
+        """Build from ``CONNECT_NOTEBOOK_*`` variables (see docs/configuration.md).
+
+        Raises ``ConfigError`` naming the missing variables when the credentials are not all set.
+        """
+        env = os.environ if environ is None else environ
+        required = (
+            "CONNECT_NOTEBOOK_ACCOUNT_SID",
+            "CONNECT_NOTEBOOK_AUTH_TOKEN",
+            "CONNECT_NOTEBOOK_CONNECT_APP_SID",
+        )
+        missing = [name for name in required if not env.get(name)]
+        if missing:
+            msg = f"set {', '.join(missing)} to use a real Connect App (see docs/configuration.md)"
+            raise ConfigError(msg)
+        defaults = {v.name: v.default for v in ENV_VARS}
+
+        def get(name: str) -> str:
+            value = env.get(name) or defaults[name]
+            assert value is not None
+            return value
+
+        cache = env.get("CONNECT_NOTEBOOK_CACHE_DIR")
+        return cls(
+            account_sid=env["CONNECT_NOTEBOOK_ACCOUNT_SID"],
+            auth_token=env["CONNECT_NOTEBOOK_AUTH_TOKEN"],
+            connect_app_sid=env["CONNECT_NOTEBOOK_CONNECT_APP_SID"],
+            api_url=get("CONNECT_NOTEBOOK_API_URL"),
+            monitor_url=get("CONNECT_NOTEBOOK_MONITOR_URL"),
+            authorize_base_url=get("CONNECT_NOTEBOOK_AUTHORIZE_BASE_URL"),
+            cache_dir=Path(cache) if cache else None,
+        )
+
+    @property
+    def authorize_url(self) -> str:
+        """The page a customer opens to authorize this app (``…/authorize/CN…``)."""
+        return f"{self.authorize_base_url}/authorize/{self.connect_app_sid}"
+
+    def __str__(self) -> str:
+        return repr(self)
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{name}</th><td><code>{escape(str(value))}</code></td></tr>"
+            for name, value in (
+                ("Owner AccountSid", self.account_sid),
+                ("Auth Token", "•••• (hidden)"),
+                ("Connect App", self.connect_app_sid),
+                ("REST API", self.api_url),
+            )
+        )
+        return f"<table><caption style='text-align:left'><b>ConnectApp</b></caption>{rows}</table>"

@@ -2,17 +2,37 @@
 
 ::
 
-    ConnectNotebookError      base class: the outside world (Twilio, the network, config) failed
-    └── ConfigError           settings or credentials missing or malformed; raised before any I/O
+    ConnectNotebookError          base class: the outside world (Twilio, the network, config) failed
+    ├── ConfigError               settings or credentials missing or malformed; raised before any I/O
+    ├── AuthError                 the Connect flow did not give a usable account
+    │   └── AuthorizationRevoked  401 / 20003 for a customer: it has not authorized, or has revoked, the app
+    ├── APIError                  Twilio answered with an error (.status_code .code .message .more_info .url)
+    │   ├── NotFoundError         404
+    │   ├── RateLimitError        429 still answered after every retry (.retry_after)
+    │   └── ServerError           5xx still answered after every retry
+    ├── TransportError            no usable answer (connection failures, cut or undecodable bodies)
+    │                             after every retry; the httpx error is the __cause__
+    └── SchemaError               a payload does not fit the schema a loader expects
 
-Misuse of the API (starting a server twice, bad argument types) raises
-``RuntimeError`` / ``ValueError`` / ``TypeError`` instead, so that catching
+Misuse of the API (starting a server twice, bad argument types or values)
+raises ``RuntimeError`` / ``ValueError`` / ``TypeError`` instead, so that catching
 ``ConnectNotebookError`` never hides a bug.
 """
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "ConnectNotebookError"]
+__all__ = [
+    "APIError",
+    "AuthError",
+    "AuthorizationRevoked",
+    "ConfigError",
+    "ConnectNotebookError",
+    "NotFoundError",
+    "RateLimitError",
+    "SchemaError",
+    "ServerError",
+    "TransportError",
+]
 
 
 class ConnectNotebookError(Exception):
@@ -21,3 +41,69 @@ class ConnectNotebookError(Exception):
 
 class ConfigError(ConnectNotebookError):
     """Raised when settings or credentials are missing or malformed, before any I/O."""
+
+
+class AuthError(ConnectNotebookError):
+    """Raised when the Connect flow did not give a usable connected account."""
+
+
+class AuthorizationRevoked(AuthError):
+    """Raised when Twilio refuses the owner's token for a customer (401 / 20003).
+
+    The customer has not authorized the Connect App, or has revoked it; the
+    message says so and names both, and the next step is to connect again.
+    """
+
+    def __init__(self, message: str, *, account_sid: str, connect_app_sid: str | None) -> None:
+        super().__init__(message)
+        self.account_sid = account_sid
+        self.connect_app_sid = connect_app_sid
+
+
+class APIError(ConnectNotebookError):
+    """Raised when Twilio answers a request with an error status.
+
+    Carries the HTTP ``status_code`` and Twilio's ``code``, ``message`` and
+    ``more_info``, and the ``url`` that was requested (never the credentials).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        code: int | None = None,
+        api_message: str | None = None,
+        more_info: str | None = None,
+        url: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = api_message if api_message is not None else message
+        self.more_info = more_info
+        self.url = url
+
+
+class NotFoundError(APIError):
+    """Raised on 404: the account or resource does not exist (or is not visible to these credentials)."""
+
+
+class RateLimitError(APIError):
+    """Raised when Twilio still answers 429 / 20429 after every retry; ``retry_after`` is its last hint."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """Raised when Twilio still answers 5xx after every retry."""
+
+
+class TransportError(ConnectNotebookError):
+    """Raised when no usable answer arrived after every retry: connection errors, cut or undecodable bodies."""
+
+
+class SchemaError(ConnectNotebookError):
+    """Raised when a payload does not fit the schema a loader expects; the message names the field."""

@@ -107,9 +107,7 @@ class Sandbox:
             faults=faults,
             app_fields=connect_app,
         )
-        self._server = ServerThread(
-            make_app(self.state), host=host, port=port, name="connect_notebook-sandbox"
-        )
+        self._server = ServerThread(make_app(self.state), host=host, port=port, name="connect_notebook-sandbox")
 
     # -- life cycle --
 
@@ -204,6 +202,11 @@ class Sandbox:
     def injected(self) -> dict[str, int]:
         """How many faults of each kind were injected so far."""
         return dict(self.state.faults.injected)
+
+    @property
+    def requests(self) -> dict[str, int]:
+        """How many times each API request (``"GET /2010-04-01/…?…"``) arrived since the last reset."""
+        return self.state.faults.seen()
 
     def fail_next(
         self, n: int = 1, *, status: int = 503, retry_after: float | None = None, kind: str | None = None

@@ -17,9 +17,7 @@ __all__ = ["add_arguments", "main", "sandbox_from_args", "serve"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the sandbox's options (data, Connect App, faults) to ``parser``."""
     data = parser.add_argument_group("data")
-    data.add_argument(
-        "--port", type=int, default=8790, help="TCP port on 127.0.0.1 (0 picks a free one; default 8790)"
-    )
+    data.add_argument("--port", type=int, default=8790, help="TCP port on 127.0.0.1 (0 picks a free one; default 8790)")
     data.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of all data (default %(default)s)")
     data.add_argument(
         "--calls", type=int, default=DEFAULT_CALLS, help="calls per customer account (default %(default)s)"
@@ -29,9 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--customers", type=int, default=DEFAULT_CUSTOMERS, help="customer accounts (default %(default)s)"
     )
     data.add_argument("--days", type=int, default=DEFAULT_DAYS, help="days of history (default %(default)s)")
-    data.add_argument(
-        "--now", default=None, help="the sandbox's clock, ISO 8601 (default: the current minute)"
-    )
+    data.add_argument("--now", default=None, help="the sandbox's clock, ISO 8601 (default: the current minute)")
     app = parser.add_argument_group("Connect App")
     app.add_argument("--authorize-redirect-url", default=None, help="the app's Authorize URL")
     app.add_argument("--deauthorize-callback-url", default=None, help="the app's Deauthorize Callback URL")

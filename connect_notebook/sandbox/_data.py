@@ -185,15 +185,15 @@ def make_accounts(seed: int, customers: int, calls: int, messages: int, created:
     for i, (name, offset) in enumerate(names):
         sid = plain_sid("AC", seed, "account", i)
         numbers = tuple(
-            PhoneNumber(_random_number(rng, us), plain_sid("PN", seed, sid, n))
-            for n in range(rng.randint(3, 6))
+            PhoneNumber(_random_number(rng, us), plain_sid("PN", seed, sid, n)) for n in range(rng.randint(3, 6))
         )
         owner = i == 0
         accounts.append(
             Account(
                 sid=sid,
                 friendly_name=name,
-                created=created - rng.randint(30, 900) * DAY,
+                # A customer's history starts when its account was created; the owner is older.
+                created=created - rng.randint(30, 900) * DAY if owner else created,
                 numbers=numbers,
                 utc_offset=offset,
                 # The owner is the analyst's own company: a small history of its own.

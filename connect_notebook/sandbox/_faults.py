@@ -101,6 +101,7 @@ class FaultInjector:
     faults: Faults = field(default_factory=Faults)
     injected: Counter[str] = field(default_factory=Counter)
     _seen: Counter[str] = field(default_factory=Counter)
+    _requests: Counter[str] = field(default_factory=Counter)
     _forced: deque[_Forced] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -122,6 +123,7 @@ class FaultInjector:
             self.faults = faults or Faults()
             self.injected.clear()
             self._seen.clear()
+            self._requests.clear()
             self._forced.clear()
 
     def decide(self, request_line: str) -> Decision:
@@ -148,6 +150,16 @@ class FaultInjector:
             with self._lock:
                 self.injected[decision.kind] += 1
         return decision
+
+    def note(self, request_line: str) -> None:
+        """Count one authenticated API request, whatever then happens to it."""
+        with self._lock:
+            self._requests[request_line] += 1
+
+    def seen(self) -> dict[str, int]:
+        """How many times each authenticated API request line arrived since the last reset."""
+        with self._lock:
+            return dict(self._requests)
 
     def count(self, kind: str) -> None:
         """Record a fault decided elsewhere (the concurrency limit)."""

@@ -112,10 +112,7 @@ class APIHandler(tornado.web.RequestHandler):
             principal = Principal(user, False, permissions)
         if self.request.method not in _READ_METHODS and "post-all" not in principal.permissions:
             app = self.state.connect_app.sid
-            msg = (
-                f"Connect App {app} was authorized by account {user} for get-all only; "
-                "this request needs post-all"
-            )
+            msg = f"Connect App {app} was authorized by account {user} for get-all only; this request needs post-all"
             raise SandboxError(403, 20403, msg)
         return principal
 
@@ -123,6 +120,8 @@ class APIHandler(tornado.web.RequestHandler):
 
     async def _apply_faults(self) -> None:
         faults = self.state.faults
+        request_line = f"{self.request.method} {self.request.uri}"
+        faults.note(request_line)
         limit = faults.faults.concurrency_limit
         sid = self.principal.account_sid
         with self.state.lock:
@@ -132,10 +131,8 @@ class APIHandler(tornado.web.RequestHandler):
         self.set_header("Twilio-Concurrent-Requests", str(in_flight))
         if limit is not None and in_flight > limit:
             faults.count("concurrency_limit")
-            raise SandboxError(
-                429, 20429, "Too Many Requests", {"Twilio-Concurrent-Requests": str(in_flight)}
-            )
-        decision = faults.decide(f"{self.request.method} {self.request.uri}")
+            raise SandboxError(429, 20429, "Too Many Requests", {"Twilio-Concurrent-Requests": str(in_flight)})
+        decision = faults.decide(request_line)
         if decision.delay:
             await asyncio.sleep(decision.delay)
         if decision.kind == "rate_limit":
@@ -265,9 +262,7 @@ class APIHandler(tornado.web.RequestHandler):
             "page": params.page,
             "page_size": params.page_size,
             "previous_page_uri": (
-                params.uri(path, max(params.page - 1, 0), page.previous_token)
-                if page.previous_token
-                else None
+                params.uri(path, max(params.page - 1, 0), page.previous_token) if page.previous_token else None
             ),
             "start": start,
             "uri": params.uri(path, params.page, params.token),
@@ -388,9 +383,7 @@ class CallsHandler(APIHandler):
 
         days = range(hi, lo - 1, -1)
         page = day_page(params, days, data.calls_on, keep, lambda c: c.sid, data.call_codec.decode)
-        self.write_list(
-            "calls", params, page, render_bytes=lambda c: _call_texts(data, day_of(c.start))[c.sid]
-        )
+        self.write_list("calls", params, page, render_bytes=lambda c: _call_texts(data, day_of(c.start))[c.sid])
 
     def post(self, account_sid: str) -> None:
         """Place a call: acknowledged as queued; the synthetic history does not change."""
@@ -482,9 +475,7 @@ class MessagesHandler(APIHandler):
         page = day_page(
             params, range(hi, lo - 1, -1), data.messages_on, keep, lambda m: m.sid, data.message_codec.decode
         )
-        self.write_list(
-            "messages", params, page, render_bytes=lambda m: _message_texts(data, day_of(m.sent))[m.sid]
-        )
+        self.write_list("messages", params, page, render_bytes=lambda m: _message_texts(data, day_of(m.sent))[m.sid])
 
     def post(self, account_sid: str) -> None:
         """Send a message: acknowledged as queued; the synthetic history does not change."""
@@ -710,9 +701,7 @@ class ConnectAppHandler(APIHandler):
                 continue
             field = _APP_FIELDS[name]
             if name.endswith("Url") and value and not _is_http_url(value):
-                raise SandboxError(
-                    400, 21502, f"{name} must be an absolute http or https URL, got {value[:80]!r}"
-                )
+                raise SandboxError(400, 21502, f"{name} must be an absolute http or https URL, got {value[:80]!r}")
             if name == "DeauthorizeCallbackMethod":
                 value = value.upper()
                 if value not in ("GET", "POST"):
@@ -798,9 +787,7 @@ class AlertsHandler(APIHandler):
                     "first_page_url": f"{base}?{self._query(params, 0, None)}",
                     "key": "alerts",
                     "next_page_url": (
-                        f"{base}?{self._query(params, params.page + 1, page.next_token)}"
-                        if page.next_token
-                        else None
+                        f"{base}?{self._query(params, params.page + 1, page.next_token)}" if page.next_token else None
                     ),
                     "page": params.page,
                     "page_size": params.page_size,

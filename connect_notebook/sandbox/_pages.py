@@ -182,8 +182,7 @@ class AuthorizedAppsPage(PageHandler):
             outcome = f"Telling the app failed: {escape(result.error or str(result.status))}."
         self.page(
             "Revoked",
-            f"<h1>Access revoked</h1><p id=outcome>{outcome}</p>"
-            "<p><a href='/console/authorized-apps'>Back</a></p>",
+            f"<h1>Access revoked</h1><p id=outcome>{outcome}</p><p><a href='/console/authorized-apps'>Back</a></p>",
         )
 
 
@@ -192,9 +191,7 @@ class IndexPage(PageHandler):
 
     def get(self) -> None:
         app = self.state.connect_app
-        customers = "".join(
-            f"<li>{escape(a.friendly_name)} <code>{a.sid}</code></li>" for a in self.state.customers
-        )
+        customers = "".join(f"<li>{escape(a.friendly_name)} <code>{a.sid}</code></li>" for a in self.state.customers)
         self.page(
             "Twilio sandbox",
             f"""

@@ -127,8 +127,7 @@ def parse_date(name: str, value: str) -> date:
         moment = None
     if moment is None:
         msg = (
-            f"{name} must be a date such as 2024-01-31 (UTC), an ISO 8601 time "
-            f"or an RFC 2822 date, got {value[:40]!r}"
+            f"{name} must be a date such as 2024-01-31 (UTC), an ISO 8601 time or an RFC 2822 date, got {value[:40]!r}"
         )
         raise bad_request(msg)
     if moment.tzinfo is None:

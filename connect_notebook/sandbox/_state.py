@@ -18,7 +18,7 @@ from urllib.parse import urlencode, urlsplit
 import tornado.httpclient
 
 from .._signature import compute_signature
-from ._data import Account, AccountData, Timeline, make_accounts
+from ._data import Account, AccountData, Timeline, day_start, make_accounts
 from ._faults import FaultInjector, Faults
 from ._sids import plain_sid
 
@@ -106,7 +106,7 @@ class SandboxState:
         """Build the deterministic world for one seed and set of options."""
         now_epoch = int(now.astimezone(UTC).timestamp())
         timeline = Timeline(now=now_epoch, days=days)
-        accounts = make_accounts(seed, customers, calls, messages, now_epoch - days * 86_400)
+        accounts = make_accounts(seed, customers, calls, messages, day_start(timeline.first_day))
         app = ConnectApp(sid=plain_sid("CN", seed, "connect-app"), account_sid=accounts[0].sid)
         app = replace(app, **app_fields)
         return cls(
