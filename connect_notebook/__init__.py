@@ -15,7 +15,9 @@ from ._exceptions import (
     APIError,
     AuthError,
     AuthorizationRevoked,
+    CallbackTimeout,
     ConfigError,
+    ConnectDeclined,
     ConnectNotebookError,
     NotFoundError,
     RateLimitError,
@@ -29,6 +31,9 @@ from ._version import __version__
 if TYPE_CHECKING:
     from ._frames import ALERTS_SCHEMA, CALLS_SCHEMA, MESSAGES_SCHEMA, USAGE_SCHEMA
     from ._loaders import load_alerts, load_calls, load_messages, load_usage, scan_calls, scan_messages
+    from ._magics import connect_button, session
+    from ._session import ConnectedAccount, Session
+    from ._widget import ConnectButton
     from .sandbox import Sandbox
 
 __all__ = [
@@ -37,9 +42,13 @@ __all__ = [
     "AuthError",
     "AuthorizationRevoked",
     "CALLS_SCHEMA",
+    "CallbackTimeout",
     "ConfigError",
     "ConnectApp",
+    "ConnectButton",
+    "ConnectDeclined",
     "ConnectNotebookError",
+    "ConnectedAccount",
     "MESSAGES_SCHEMA",
     "NotFoundError",
     "RateLimitError",
@@ -47,22 +56,32 @@ __all__ = [
     "Sandbox",
     "SchemaError",
     "ServerError",
+    "Session",
     "TransportError",
     "USAGE_SCHEMA",
     "__version__",
     "active_app",
+    "connect_button",
     "load_alerts",
     "load_calls",
+    "load_ipython_extension",
     "load_messages",
     "load_usage",
     "scan_calls",
     "scan_messages",
+    "session",
+    "unload_ipython_extension",
     "use_app",
     "use_sandbox",
 ]
 
 _LAZY = {
     "Sandbox": "connect_notebook.sandbox",
+    "ConnectButton": "connect_notebook._widget",
+    "ConnectedAccount": "connect_notebook._session",
+    "Session": "connect_notebook._session",
+    "connect_button": "connect_notebook._magics",
+    "session": "connect_notebook._magics",
     **{
         name: "connect_notebook._loaders"
         for name in (
@@ -79,6 +98,20 @@ _LAZY = {
         for name in ("ALERTS_SCHEMA", "CALLS_SCHEMA", "MESSAGES_SCHEMA", "USAGE_SCHEMA")
     },
 }
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext connect_notebook``: start the kernel's Connect callback server."""
+    from ._magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext connect_notebook``: stop the callback server and free its port."""
+    from ._magics import unload_ipython_extension as unload
+
+    unload(ipython)
 
 
 def __getattr__(name: str) -> Any:

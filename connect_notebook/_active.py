@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ._config import ENV_VARS, ConnectApp
@@ -18,12 +19,23 @@ from ._config import ENV_VARS, ConnectApp
 if TYPE_CHECKING:
     from .sandbox import Sandbox
 
-__all__ = ["active_app", "app_for_sandbox", "embedded_sandbox", "use_app", "use_sandbox"]
+__all__ = [
+    "active_app",
+    "app_for_sandbox",
+    "embedded_sandbox",
+    "is_embedded_sandbox",
+    "notify_revoked",
+    "revocation_listeners",
+    "use_app",
+    "use_sandbox",
+]
 
 log = logging.getLogger("connect_notebook")
 _lock = threading.Lock()
 _active: ConnectApp | None = None
 _embedded: Sandbox | None = None
+# Called with an AccountSid when Twilio refuses the owner's token for it (the extension's session).
+revocation_listeners: list[Callable[[str], object]] = []
 _CREDENTIALS = (
     "CONNECT_NOTEBOOK_ACCOUNT_SID",
     "CONNECT_NOTEBOOK_AUTH_TOKEN",
@@ -64,10 +76,11 @@ def _embedded_sandbox() -> Sandbox:
         if _embedded is None:
             from .sandbox import Sandbox
 
-            sandbox = Sandbox().start()
+            # Pinned by CONNECT_NOTEBOOK_SANDBOX_NOW for reproducible runs (CI), else the current time.
+            sandbox = Sandbox(now=os.environ.get("CONNECT_NOTEBOOK_SANDBOX_NOW") or None).start()
             for sid in sandbox.customer_account_sids:
                 sandbox.authorize(sid)
-            log.warning("no Twilio credentials are set: using the embedded sandbox at %s", sandbox.url)
+            log.info("no Twilio credentials are set: using the embedded sandbox at %s", sandbox.url)
             _embedded = sandbox
         return _embedded
 
@@ -86,3 +99,16 @@ def active_app() -> ConnectApp:
 def embedded_sandbox() -> Sandbox:
     """The embedded sandbox (started on first use), e.g. to list its customer accounts."""
     return _embedded_sandbox()
+
+
+def is_embedded_sandbox(app: ConnectApp) -> bool:
+    """Whether ``app`` is the embedded sandbox's (so the extension may configure it freely)."""
+    with _lock:
+        sandbox = _embedded
+    return sandbox is not None and app.api_url == sandbox.api_url and app.account_sid == sandbox.owner_account_sid
+
+
+def notify_revoked(account_sid: str) -> None:
+    """Tell listeners that Twilio refused the owner's token for ``account_sid``."""
+    for listener in list(revocation_listeners):
+        listener(account_sid)

@@ -117,8 +117,10 @@ class APIClient:
         """Absolute URL of a ``*_page_uri`` (relative to the API's host) or an absolute URL."""
         return uri if uri.startswith(("http://", "https://")) else f"{self.app.api_url}{uri}"
 
-    def fetch(self, url: str, decode: Callable[[bytes], T], *, what: str = "page") -> T:
-        """GET ``url`` and return ``decode(body)``, retrying until it succeeds or the policy is spent.
+    def fetch(
+        self, url: str, decode: Callable[[bytes], T], *, what: str = "page", form: dict[str, str] | None = None
+    ) -> T:
+        """GET ``url`` (POST ``form`` if given) and return ``decode(body)``, retrying until it works.
 
         ``decode`` raising ``ValueError`` (or any exception) counts as an
         undecodable body and is retried like a dropped connection.
@@ -128,7 +130,10 @@ class APIClient:
             retry_after: float | None = None
             try:
                 with self.throttle or _NO_THROTTLE:
-                    response = self._http.get(url)
+                    if form is None:
+                        response = self._http.get(url)
+                    else:  # only idempotent updates are posted, so they may be retried too
+                        response = self._http.post(url, data=form)
                     body = response.read()
                 if response.status_code == 200:
                     try:

@@ -55,6 +55,31 @@ ENV_VARS = (
         DEFAULT_AUTHORIZE_BASE_URL,
         "Where the Connect authorize page lives (…/authorize/CN…).",
     ),
+    EnvVar(
+        "CONNECT_NOTEBOOK_CALLBACK_PORT",
+        "8791",
+        "Port of the kernel's Connect callback server (the Authorize URL registered on the app names it).",
+    ),
+    EnvVar(
+        "CONNECT_NOTEBOOK_PUBLIC_URL",
+        None,
+        "Public base URL of the callback server when a proxy serves it (JupyterHub is detected by itself).",
+    ),
+    EnvVar(
+        "CONNECT_NOTEBOOK_REGISTER_CALLBACK",
+        None,
+        "1: set the Connect App's Authorize and Deauthorize URLs on %load_ext (`make lab` sets it).",
+    ),
+    EnvVar(
+        "CONNECT_NOTEBOOK_SANDBOX_NOW",
+        None,
+        "Pins the embedded sandbox's clock (ISO 8601), for reproducible notebooks.",
+    ),
+    EnvVar(
+        "CONNECT_NOTEBOOK_SANDBOX_AUTOCONNECT",
+        None,
+        "Embedded sandbox only: `wait()` clicks Authorize for this customer (1 = the first), for CI.",
+    ),
     EnvVar("CONNECT_NOTEBOOK_CACHE_DIR", None, "Folder for the parquet cache of completed days (off when unset)."),
     EnvVar(
         "CONNECT_NOTEBOOK_SANDBOX_CUSTOMERS",
@@ -160,6 +185,16 @@ class ConnectApp:
             authorize_base_url=get("CONNECT_NOTEBOOK_AUTHORIZE_BASE_URL"),
             cache_dir=Path(cache) if cache else None,
         )
+
+    def register_callback(self, authorize_url: str | None = None, deauthorize_url: str | None = None) -> None:
+        """Set this app's Authorize URL and Deauthorize Callback URL on Twilio, in one call.
+
+        Defaults to the running extension's callback server. This changes the app
+        for every user of it, which is why it is never done silently.
+        """
+        from ._magics import register_callback
+
+        register_callback(self, authorize_url=authorize_url, deauthorize_url=deauthorize_url)
 
     @property
     def authorize_url(self) -> str:

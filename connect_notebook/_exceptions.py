@@ -5,6 +5,8 @@
     ConnectNotebookError          base class: the outside world (Twilio, the network, config) failed
     ├── ConfigError               settings or credentials missing or malformed; raised before any I/O
     ├── AuthError                 the Connect flow did not give a usable account
+    │   ├── CallbackTimeout       no customer connected within the wait
+    │   ├── ConnectDeclined       the customer declined on the authorize page
     │   └── AuthorizationRevoked  401 / 20003 for a customer: it has not authorized, or has revoked, the app
     ├── APIError                  Twilio answered with an error (.status_code .code .message .more_info .url)
     │   ├── NotFoundError         404
@@ -25,7 +27,9 @@ __all__ = [
     "APIError",
     "AuthError",
     "AuthorizationRevoked",
+    "CallbackTimeout",
     "ConfigError",
+    "ConnectDeclined",
     "ConnectNotebookError",
     "NotFoundError",
     "RateLimitError",
@@ -45,6 +49,14 @@ class ConfigError(ConnectNotebookError):
 
 class AuthError(ConnectNotebookError):
     """Raised when the Connect flow did not give a usable connected account."""
+
+
+class CallbackTimeout(AuthError):
+    """Raised by ``ConnectButton.wait()`` when no customer connected in time."""
+
+
+class ConnectDeclined(AuthError):
+    """Raised by ``ConnectButton.wait()`` when the customer declined on Twilio's authorize page."""
 
 
 class AuthorizationRevoked(AuthError):

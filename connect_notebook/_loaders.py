@@ -27,9 +27,10 @@ from urllib.parse import urlencode
 
 import polars as pl
 
-from ._active import active_app
+from ._active import active_app, notify_revoked
 from ._client import APIClient
 from ._config import DEFAULT_LOOKBACK_DAYS, ConnectApp, check_sid
+from ._exceptions import AuthorizationRevoked
 from ._frames import (
     CALLS_SCHEMA,
     MESSAGES_SCHEMA,
@@ -130,7 +131,7 @@ def _progress(total: int, unit: str, enabled: bool, description: str) -> Any:
     return tqdm(total=total, unit=unit, desc=description, disable=not enabled, leave=False)
 
 
-def _load_days(
+def _load_days_checked(
     kind: _Kind,
     account: object,
     *,
@@ -205,6 +206,15 @@ def _load_days(
     if keep is not None:
         result = result.filter(keep)
     return result.unique("sid", keep="first", maintain_order=True)
+
+
+def _load_days(kind: _Kind, account: object, **kwargs: Any) -> pl.DataFrame:
+    """``_load_days_checked``, telling the session when Twilio refuses the account."""
+    try:
+        return _load_days_checked(kind, account, **kwargs)
+    except AuthorizationRevoked as exc:
+        notify_revoked(exc.account_sid)
+        raise
 
 
 def _one_or_many(values: str | Iterable[str] | None) -> list[str] | None:
