@@ -18,8 +18,20 @@ $(STAMP): pyproject.toml | $(BIN)/python
 lab: $(STAMP)
 	$(BIN)/connect-notebook lab
 
-## make test: every test, including the notebooks under nbval
-test: $(STAMP)
+# The browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "make test needs Debian's chromium for its browser tests: run 'sudo apt-get install chromium' once" >&2; \
+		exit 1; \
+	fi
+
+## make test: every test, including the browser tests and the notebooks under nbval
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest tests notebooks --nbval -p no:cacheprovider
 
 ## make sandbox: only the sandbox, on port 8790
