@@ -12,6 +12,7 @@ injected ``RetryPolicy(sleep=...)``.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import traceback
 from collections import Counter
@@ -1085,12 +1086,89 @@ def test_messages_are_cached_under_their_own_folder_and_reused(
 # --- bad input --------------------------------------------------------------------
 
 
+EVERY_LOADER: list[Any] = [
+    pytest.param(lambda c, a, **kw: load_calls(c, app=a, progress=False, **kw), id="calls"),
+    pytest.param(lambda c, a, **kw: load_messages(c, app=a, progress=False, **kw), id="messages"),
+    pytest.param(lambda c, a, **kw: load_usage(c, app=a, **kw), id="usage"),
+    pytest.param(lambda c, a, **kw: load_alerts(c, app=a, **kw), id="alerts"),
+]
+
+
+@pytest.mark.parametrize("load", EVERY_LOADER)
 def test_end_before_start_is_a_value_error_raised_before_any_request(
-    sandbox: Sandbox, customer: str, app: ConnectApp
+    sandbox: Sandbox, customer: str, app: ConnectApp, load: Callable[..., Any]
 ) -> None:
     with pytest.raises(ValueError, match=r"end .*2026-10-20.* is before start .*2026-10-21"):
-        load_calls(customer, app=app, start="2026-10-21", end="2026-10-20", progress=False)
+        load(customer, app, start="2026-10-21", end="2026-10-20")
     assert sandbox.requests == {}
+
+
+@pytest.mark.parametrize(
+    "concurrency", [pytest.param(0, id="zero"), pytest.param(-1, id="negative"), pytest.param(65, id="over-64")]
+)
+def test_concurrency_outside_1_to_64_is_a_value_error(
+    sandbox: Sandbox, customer: str, app: ConnectApp, concurrency: int
+) -> None:
+    with pytest.raises(ValueError, match="concurrency"):
+        load_calls(customer, app=app, start="2026-10-20", end="2026-10-21", concurrency=concurrency, progress=False)
+    assert sandbox.requests == {}
+
+
+@pytest.mark.parametrize(
+    ("filters", "bad"),
+    [
+        pytest.param({"status": "complete"}, "complete", id="status-typo"),
+        pytest.param({"status": ["completed", "answered"]}, "answered", id="one-of-several-statuses"),
+        pytest.param({"direction": "outbound"}, "outbound", id="direction-typo"),
+    ],
+)
+@pytest.mark.parametrize("cached", [pytest.param(False, id="no-cache"), pytest.param(True, id="cache")])
+def test_an_unknown_status_or_direction_is_a_value_error_not_an_empty_frame(
+    sandbox: Sandbox,
+    customer: str,
+    app: ConnectApp,
+    tmp_path: Path,
+    filters: dict[str, Any],
+    bad: str,
+    cached: bool,
+) -> None:
+    # A typo must not quietly return nothing (or, without a cache, surface as Twilio's 400).
+    with pytest.raises(ValueError) as info:
+        load_calls(
+            customer,
+            app=app,
+            start="2026-10-20",
+            end="2026-10-21",
+            cache_dir=tmp_path if cached else None,
+            progress=False,
+            **filters,
+        )
+    assert repr(bad) in str(info.value) or bad in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "concurrency", [pytest.param(1, id="one"), pytest.param(3, id="three"), pytest.param(None, id="the-apps")]
+)
+def test_concurrency_bounds_the_requests_in_flight(
+    sandbox: Sandbox, customer: str, app: ConnectApp, truth: dict[str, list[Record]], concurrency: int | None
+) -> None:
+    # The sandbox answers 429 beyond the limit; with one attempt, a single excess request fails the load.
+    limit = concurrency or 2
+    sandbox.faults = Faults(latency=0.01, concurrency_limit=limit)
+    app = dataclasses.replace(app, concurrency=2) if concurrency is None else app
+    frame = load_calls(
+        customer,
+        app=app,
+        start="2026-10-10",
+        end="2026-10-25",
+        concurrency=concurrency,
+        retry=RetryPolicy(attempts=1),
+        progress=False,
+    )
+    assert_frame_equal(
+        frame, expected_calls(in_range(truth["calls"], "start_time", as_utc("2026-10-10"), as_utc("2026-10-25")))
+    )
+    assert sandbox.injected == {}
 
 
 @pytest.mark.parametrize(
@@ -1131,12 +1209,14 @@ def test_a_connected_account_object_with_a_sid_is_accepted(
         pytest.param({"start": "2026-10-01", "end": "soon"}, "end", id="end-words"),
     ],
 )
+@pytest.mark.parametrize("load", EVERY_LOADER)
 def test_a_bad_date_string_is_a_value_error_naming_the_argument(
-    sandbox: Sandbox, customer: str, app: ConnectApp, kwargs: dict[str, str], name: str
+    sandbox: Sandbox, customer: str, app: ConnectApp, load: Callable[..., Any], kwargs: dict[str, str], name: str
 ) -> None:
     with pytest.raises(ValueError, match=rf"^{name} must be a date") as info:
-        load_calls(customer, app=app, progress=False, **kwargs)
+        load(customer, app, **kwargs)
     assert repr(kwargs[name]) in str(info.value)
+    assert sandbox.requests == {}
 
 
 # --- message retention ----------------------------------------------------------
@@ -1157,6 +1237,22 @@ def test_load_messages_older_than_400_days_clamps_with_a_warning(
         if "/Messages.json" in line
     )
     assert oldest_day_asked >= (datetime.now(UTC) - timedelta(days=401)).date().isoformat()
+
+
+def test_load_messages_entirely_older_than_400_days_says_so(
+    sandbox: Sandbox, customer: str, app: ConnectApp
+) -> None:
+    # The issue allows "a clear error, or a clamp that says so"; either must talk about the
+    # 400 days, not about an end before a start the caller never gave.
+    start = datetime.now(UTC) - timedelta(days=700)
+    end = start + timedelta(days=30)
+    with pytest.warns(UserWarning, match="400 days"):
+        try:
+            frame = load_messages(customer, app=app, start=start, end=end, progress=False)
+        except ValueError as exc:
+            assert "400 days" in str(exc)
+        else:
+            assert_frame_equal(frame, pl.DataFrame(schema=MESSAGES_SCHEMA))
 
 
 def test_load_messages_within_400_days_does_not_warn(sandbox: Sandbox, customer: str, app: ConnectApp) -> None:

@@ -1,0 +1,702 @@
+"""`CallbackServer`: the authorize and deauthorize callbacks, over real HTTP against a real sandbox."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from html import unescape
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from connect_notebook import load_calls
+from connect_notebook._active import app_for_sandbox, revocation_listeners
+from connect_notebook._callback import CallbackServer, StateTokens
+from connect_notebook._exceptions import AuthorizationRevoked
+from connect_notebook._magics import _verifier
+from connect_notebook._session import ConnectedAccount, Session
+from connect_notebook._signature import compute_signature
+from connect_notebook.sandbox import Sandbox
+
+TTL = 600.0
+
+
+class FakeClock:
+    """A monotonic clock that only moves when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Events:
+    """Everything the session told its listeners."""
+
+    seen: list[tuple[str, ConnectedAccount | None]] = field(default_factory=list)
+
+    def __call__(self, event: str, account: ConnectedAccount | None) -> None:
+        self.seen.append((event, account))
+
+    @property
+    def names(self) -> list[str]:
+        return [event for event, _ in self.seen]
+
+
+@contextmanager
+def serving(sandbox: Sandbox, session: Session, **kwargs: object) -> Iterator[CallbackServer]:
+    """A callback server for the sandbox's Connect App, registered on it; stopped afterwards."""
+    server = CallbackServer(
+        session=session,
+        verify=_verifier(app_for_sandbox(sandbox)),
+        auth_token=sandbox.owner_auth_token,
+        connect_app_sid=sandbox.connect_app_sid,
+        port=0,
+        **kwargs,  # type: ignore[arg-type]
+    ).start()
+    try:
+        sandbox.update_connect_app(
+            authorize_redirect_url=server.authorize_callback_url,
+            deauthorize_callback_url=server.deauthorize_callback_url,
+        )
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def session() -> Session:
+    return Session()
+
+
+@pytest.fixture
+def events(session: Session) -> Events:
+    events = Events()
+    session.subscribe(events)
+    return events
+
+
+@pytest.fixture
+def callback_server(sandbox: Sandbox, session: Session, clock: FakeClock) -> Iterator[CallbackServer]:
+    with serving(sandbox, session, tokens=StateTokens(ttl=TTL, clock=clock)) as server:
+        yield server
+
+
+@pytest.fixture
+def browser() -> Iterator[httpx.Client]:
+    """What the customer's browser does, one request at a time (no redirects followed)."""
+    with httpx.Client(follow_redirects=False, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def authorized(sandbox: Sandbox) -> str:
+    """A customer that has authorized the sandbox's Connect App."""
+    sid = sandbox.customer_account_sids[0]
+    sandbox.authorize(sid)
+    return sid
+
+
+def friendly_name(sandbox: Sandbox, sid: str) -> str:
+    return next(a.friendly_name for a in sandbox.state.customers if a.sid == sid)
+
+
+def reason(response: httpx.Response) -> str:
+    """The reason line of one of the callback server's error pages."""
+    text = response.text
+    start = text.index("<p id=reason>") + len("<p id=reason>")
+    return unescape(text[start : text.index("</p>", start)])
+
+
+def authorize_callback(
+    browser: httpx.Client, server: CallbackServer, params: list[tuple[str, str]], **kwargs: object
+) -> httpx.Response:
+    url = f"{server.authorize_callback_url}?{urlencode(params)}"
+    return browser.get(url, **kwargs)  # type: ignore[arg-type]
+
+
+def snapshot(session: Session, sandbox: Sandbox) -> list[ConnectedAccount]:
+    """Everything the session knows about the sandbox's customers, revoked accounts included."""
+    return [a for a in map(session.get, sandbox.customer_account_sids) if a is not None]
+
+
+# -- the approved flow --
+
+
+def test_full_flow_through_the_sandbox_page_ends_on_a_done_page_without_the_account_sid(
+    sandbox: Sandbox, callback_server: CallbackServer, session: Session, events: Events, browser: httpx.Client
+) -> None:
+    customer = sandbox.customer_account_sids[1]
+    name = friendly_name(sandbox, customer)
+    state = callback_server.tokens.issue()
+
+    page = browser.get(sandbox.authorize_url, params={"state": state})
+    assert page.status_code == 200
+    assert f"value='{state}'" in page.text
+    decision = browser.post(
+        sandbox.authorize_url, data={"decision": "authorize", "AccountSid": customer, "state": state}
+    )
+    assert decision.status_code == 302
+    assert decision.headers["location"].startswith(callback_server.authorize_callback_url + "?")
+
+    callback = browser.get(decision.headers["location"])
+    assert callback.status_code == 303
+    location = callback.headers["location"]
+    assert location.startswith("done?ref=")
+    done_url = callback.url.join(location)
+    assert customer not in str(done_url)
+    assert "AccountSid" not in str(done_url)
+
+    done = browser.get(done_url)
+    assert done.status_code == 200
+    assert done.headers["content-type"].startswith("text/html")
+    assert f"Connected: {name}" in unescape(done.text)
+
+    account = session.get(customer)
+    assert account is not None
+    assert account.friendly_name == name
+    assert account.permissions == ("get-all",)
+    assert account.connected_at is not None
+    assert session.current == account
+    assert events.names == ["connected"]
+    assert callback_server.tokens.check(state) == "used"
+
+
+def test_done_page_with_an_unknown_ref_is_a_404_page(callback_server: CallbackServer, browser: httpx.Client) -> None:
+    response = browser.get(f"{callback_server.public_url}/connect/done", params={"ref": "nope"})
+    assert response.status_code == 404
+    assert "Connect button" in reason(response)
+
+
+# -- declined --
+
+
+def test_declined_on_the_sandbox_page_says_declined_and_tells_the_listener(
+    sandbox: Sandbox, callback_server: CallbackServer, session: Session, events: Events, browser: httpx.Client
+) -> None:
+    state = callback_server.tokens.issue()
+    decision = browser.post(
+        sandbox.authorize_url,
+        data={"decision": "deny", "AccountSid": sandbox.customer_account_sids[0], "state": state},
+    )
+    assert decision.status_code == 302
+    assert "error=unauthorized_client" in decision.headers["location"]
+
+    page = browser.get(decision.headers["location"])
+    assert page.status_code == 200
+    assert "declined" in page.text
+    assert session.accounts == []
+    assert snapshot(session, sandbox) == []
+    assert events.names == ["declined"]
+
+
+def test_unexpected_error_value_is_a_400_page(
+    sandbox: Sandbox, callback_server: CallbackServer, session: Session, events: Events, browser: httpx.Client
+) -> None:
+    state = callback_server.tokens.issue()
+    response = authorize_callback(browser, callback_server, [("error", "access_denied"), ("state", state)])
+    assert response.status_code == 400
+    assert "access_denied" in reason(response)
+    assert events.names == []
+    assert snapshot(session, sandbox) == []
+
+
+# -- rejected callbacks --
+
+
+@pytest.mark.parametrize(
+    "sid",
+    [
+        pytest.param(None, id="missing"),
+        pytest.param("", id="empty"),
+        pytest.param("AC123", id="too-short"),
+        pytest.param("AC" + "0" * 33, id="too-long"),
+        pytest.param("CA" + "0" * 32, id="call-sid"),
+        pytest.param("AC" + "g" * 32, id="not-hex"),
+        pytest.param("AC" + "0" * 32 + "\n", id="trailing-newline"),
+        pytest.param("AC" + "0" * 31 + "'", id="quote"),
+    ],
+)
+def test_malformed_account_sid_is_a_400_page_and_leaves_the_state_usable(
+    sid: str | None,
+    sandbox: Sandbox, callback_server: CallbackServer,
+    session: Session,
+    events: Events,
+    browser: httpx.Client,
+) -> None:
+    state = callback_server.tokens.issue()
+    params = [("state", state)] + ([("AccountSid", sid)] if sid is not None else [])
+    response = authorize_callback(browser, callback_server, params)
+    assert response.status_code == 400
+    assert "AccountSid must be 'AC' followed by 32 hex digits" in reason(response)
+    assert snapshot(session, sandbox) == []
+    assert events.names == []
+    assert callback_server.tokens.check(state) == "ok"
+
+
+def test_missing_state_is_a_400_page(
+    authorized: str, sandbox: Sandbox, callback_server: CallbackServer, session: Session, events: Events, browser: httpx.Client
+) -> None:
+    response = authorize_callback(browser, callback_server, [("AccountSid", authorized)])
+    assert response.status_code == 400
+    assert "no state" in reason(response)
+    assert snapshot(session, sandbox) == []
+    assert events.names == []
+
+
+def test_replayed_state_is_a_400_page_and_changes_nothing(
+    sandbox: Sandbox,
+    authorized: str,
+    callback_server: CallbackServer,
+    session: Session,
+    events: Events,
+    browser: httpx.Client,
+) -> None:
+    state = callback_server.tokens.issue()
+    params = [("AccountSid", authorized), ("state", state)]
+    assert authorize_callback(browser, callback_server, params).status_code == 303
+    before = snapshot(session, sandbox)
+
+    replay = authorize_callback(browser, callback_server, params)
+    assert replay.status_code == 400
+    assert "already used" in reason(replay)
+    assert snapshot(session, sandbox) == before
+    assert events.names == ["connected"]
+
+
+def test_replayed_state_for_another_account_does_not_connect_it(
+    sandbox: Sandbox, authorized: str, callback_server: CallbackServer, session: Session, browser: httpx.Client
+) -> None:
+    other = sandbox.customer_account_sids[2]
+    sandbox.authorize(other)
+    state = callback_server.tokens.issue()
+    assert authorize_callback(browser, callback_server, [("AccountSid", authorized), ("state", state)]).is_redirect
+
+    replay = authorize_callback(browser, callback_server, [("AccountSid", other), ("state", state)])
+    assert replay.status_code == 400
+    assert other not in session
+    assert session.get(other) is None
+
+
+def test_expired_state_is_a_400_page(
+    authorized: str,
+    sandbox: Sandbox, callback_server: CallbackServer,
+    clock: FakeClock,
+    session: Session,
+    events: Events,
+    browser: httpx.Client,
+) -> None:
+    state = callback_server.tokens.issue()
+    clock.advance(TTL + 1)
+    response = authorize_callback(browser, callback_server, [("AccountSid", authorized), ("state", state)])
+    assert response.status_code == 400
+    assert "expired" in reason(response)
+    assert snapshot(session, sandbox) == []
+    assert events.names == []
+
+
+def test_state_just_inside_its_lifetime_is_accepted(
+    authorized: str, callback_server: CallbackServer, clock: FakeClock, session: Session, browser: httpx.Client
+) -> None:
+    state = callback_server.tokens.issue()
+    clock.advance(TTL - 1)
+    response = authorize_callback(browser, callback_server, [("AccountSid", authorized), ("state", state)])
+    assert response.status_code == 303
+    assert authorized in session
+
+
+@pytest.mark.parametrize(
+    "make_state",
+    [
+        pytest.param(lambda: secrets.token_urlsafe(24), id="never-issued"),
+        pytest.param(lambda: StateTokens().issue(), id="issued-by-another-notebook"),
+        pytest.param(lambda: "x" * 257, id="too-long"),
+    ],
+)
+def test_foreign_state_is_a_400_page(
+    make_state: Callable[[], str],
+    authorized: str,
+    sandbox: Sandbox, callback_server: CallbackServer,
+    session: Session,
+    events: Events,
+    browser: httpx.Client,
+) -> None:
+    response = authorize_callback(browser, callback_server, [("AccountSid", authorized), ("state", make_state())])
+    assert response.status_code == 400
+    assert reason(response)
+    assert snapshot(session, sandbox) == []
+    assert events.names == []
+
+
+def test_foreign_state_page_says_it_was_not_issued_here(
+    authorized: str, callback_server: CallbackServer, browser: httpx.Client
+) -> None:
+    response = authorize_callback(
+        browser, callback_server, [("AccountSid", authorized), ("state", secrets.token_urlsafe(24))]
+    )
+    assert "not issued by this notebook" in reason(response)
+
+
+def test_customer_that_has_not_authorized_is_a_400_page_and_keeps_the_state(
+    sandbox: Sandbox, callback_server: CallbackServer, session: Session, events: Events, browser: httpx.Client
+) -> None:
+    customer = sandbox.customer_account_sids[0]  # valid sid, but no authorization in the sandbox
+    state = callback_server.tokens.issue()
+    response = authorize_callback(browser, callback_server, [("AccountSid", customer), ("state", state)])
+    assert response.status_code == 400
+    assert customer in reason(response)
+    assert "does not accept" in reason(response)
+    assert snapshot(session, sandbox) == []
+    assert events.names == []
+    assert callback_server.tokens.check(state) == "ok"
+
+
+@pytest.mark.parametrize(
+    "duplicate",
+    [
+        pytest.param("AccountSid", id="account-sid"),
+        pytest.param("state", id="state"),
+        pytest.param("error", id="error"),
+    ],
+)
+def test_duplicated_parameter_is_a_400_page(
+    duplicate: str,
+    sandbox: Sandbox,
+    authorized: str,
+    callback_server: CallbackServer,
+    session: Session,
+    events: Events,
+    browser: httpx.Client,
+) -> None:
+    state = callback_server.tokens.issue()
+    params = [("AccountSid", authorized), ("state", state)]
+    if duplicate == "error":
+        params = [("error", "unauthorized_client"), ("error", "unauthorized_client"), ("state", state)]
+    else:
+        params.append((duplicate, dict(params)[duplicate]))
+    response = authorize_callback(browser, callback_server, params)
+    assert response.status_code == 400
+    assert "more than once" in reason(response)
+    assert snapshot(session, sandbox) == []
+    assert events.names == []
+    assert callback_server.tokens.check(state) == "ok"
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        pytest.param(lambda port: "evil.example:80", id="foreign-name"),
+        pytest.param(lambda port: "evil.example", id="foreign-name-no-port"),
+        pytest.param(lambda port: f"evil.example:{port}", id="rebinding-same-port"),
+        pytest.param(lambda port: f"127.0.0.1:{port + 1 if port < 65535 else port - 1}", id="other-port"),
+    ],
+)
+def test_unexpected_host_header_is_a_400_page_and_changes_nothing(
+    host: Callable[[int], str],
+    authorized: str,
+    sandbox: Sandbox, callback_server: CallbackServer,
+    session: Session,
+    events: Events,
+    browser: httpx.Client,
+) -> None:
+    state = callback_server.tokens.issue()
+    response = authorize_callback(
+        browser,
+        callback_server,
+        [("AccountSid", authorized), ("state", state)],
+        headers={"Host": host(callback_server.port)},
+    )
+    assert response.status_code == 400
+    assert "Host" in reason(response)
+    assert snapshot(session, sandbox) == []
+    assert events.names == []
+    assert callback_server.tokens.check(state) == "ok"
+
+
+def test_localhost_with_our_port_is_an_accepted_host(
+    authorized: str, callback_server: CallbackServer, session: Session, browser: httpx.Client
+) -> None:
+    state = callback_server.tokens.issue()
+    response = authorize_callback(
+        browser,
+        callback_server,
+        [("AccountSid", authorized), ("state", state)],
+        headers={"Host": f"localhost:{callback_server.port}"},
+    )
+    assert response.status_code == 303
+    assert authorized in session
+
+
+def test_unexpected_host_cannot_deauthorize(
+    sandbox: Sandbox, authorized: str, callback_server: CallbackServer, session: Session, browser: httpx.Client
+) -> None:
+    assert authorize_callback(
+        browser, callback_server, [("AccountSid", authorized), ("state", callback_server.tokens.issue())]
+    ).is_redirect
+    fields = [("AccountSid", authorized), ("ConnectAppSid", sandbox.connect_app_sid)]
+    url = callback_server.deauthorize_callback_url
+    response = browser.post(
+        url,
+        data=dict(fields),
+        headers={
+            "Host": "evil.example:80",
+            "X-Twilio-Signature": compute_signature(url, fields, sandbox.owner_auth_token),
+        },
+    )
+    assert response.status_code == 400
+    assert authorized in session
+
+
+# -- deauthorize --
+
+
+def connect(browser: httpx.Client, server: CallbackServer, sid: str) -> None:
+    response = authorize_callback(browser, server, [("AccountSid", sid), ("state", server.tokens.issue())])
+    assert response.status_code == 303, response.text
+
+
+def test_sandbox_deauthorize_marks_the_account_revoked(
+    sandbox: Sandbox,
+    authorized: str,
+    callback_server: CallbackServer,
+    session: Session,
+    events: Events,
+    browser: httpx.Client,
+) -> None:
+    connect(browser, callback_server, authorized)
+
+    result = sandbox.deauthorize(authorized)
+
+    assert result.delivered, result
+    assert result.callback_url == callback_server.deauthorize_callback_url
+    assert authorized not in session
+    assert session.accounts == []
+    revoked = session.get(authorized)
+    assert revoked is not None
+    assert revoked.revoked
+    assert events.names == ["connected", "revoked"]
+
+
+def test_sandbox_deauthorize_with_get_reaches_a_server_configured_for_get(
+    sandbox: Sandbox, authorized: str, session: Session, events: Events, browser: httpx.Client
+) -> None:
+    with serving(sandbox, session, deauthorize_method="GET") as server:
+        sandbox.update_connect_app(deauthorize_callback_method="GET")
+        connect(browser, server, authorized)
+
+        result = sandbox.deauthorize(authorized)
+
+    assert result.delivered, result
+    assert authorized not in session
+    assert events.names == ["connected", "revoked"]
+
+
+def test_sandbox_deauthorize_of_another_customer_leaves_the_connected_one(
+    sandbox: Sandbox, authorized: str, callback_server: CallbackServer, session: Session, browser: httpx.Client
+) -> None:
+    other = sandbox.customer_account_sids[1]
+    sandbox.authorize(other)
+    connect(browser, callback_server, authorized)
+
+    assert sandbox.deauthorize(other).delivered
+
+    assert authorized in session
+    assert session.get(other) is None
+
+
+@pytest.mark.parametrize(
+    ("sign", "connect_app_sid", "status"),
+    [
+        pytest.param(lambda url, fields, token: "forged", None, 403, id="forged"),
+        pytest.param(None, None, 403, id="missing"),
+        pytest.param(lambda url, fields, token: "", None, 403, id="empty"),
+        pytest.param(
+            lambda url, fields, token: compute_signature(url, fields, "another-token"), None, 403, id="other-token"
+        ),
+        pytest.param(
+            lambda url, fields, token: compute_signature(url + "?x=1", fields, token), None, 403, id="other-url"
+        ),
+        pytest.param(
+            lambda url, fields, token: compute_signature(url, fields, token), "CN" + "0" * 32, 400, id="other-app"
+        ),
+    ],
+)
+def test_deauthorize_without_a_valid_signature_for_this_app_changes_nothing(
+    sign: Callable[[str, list[tuple[str, str]], str], str] | None,
+    connect_app_sid: str | None,
+    status: int,
+    sandbox: Sandbox,
+    authorized: str,
+    callback_server: CallbackServer,
+    session: Session,
+    events: Events,
+    browser: httpx.Client,
+) -> None:
+    connect(browser, callback_server, authorized)
+    before = snapshot(session, sandbox)
+    fields = [("AccountSid", authorized), ("ConnectAppSid", connect_app_sid or sandbox.connect_app_sid)]
+    url = callback_server.deauthorize_callback_url
+    headers = {} if sign is None else {"X-Twilio-Signature": sign(url, fields, sandbox.owner_auth_token)}
+
+    response = browser.post(url, data=dict(fields), headers=headers)
+
+    assert response.status_code == status
+    assert reason(response)
+    assert snapshot(session, sandbox) == before
+    assert authorized in session
+    assert events.names == ["connected"]
+
+
+def test_deauthorize_with_a_duplicated_parameter_is_a_400(
+    sandbox: Sandbox, authorized: str, callback_server: CallbackServer, session: Session, browser: httpx.Client
+) -> None:
+    connect(browser, callback_server, authorized)
+    fields = [
+        ("AccountSid", authorized),
+        ("AccountSid", sandbox.customer_account_sids[2]),
+        ("ConnectAppSid", sandbox.connect_app_sid),
+    ]
+    url = callback_server.deauthorize_callback_url
+    response = browser.post(
+        url,
+        content=urlencode(fields),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": compute_signature(url, fields, sandbox.owner_auth_token),
+        },
+    )
+    assert response.status_code == 400
+    assert authorized in session
+
+
+def test_deauthorize_by_get_when_configured_for_post_is_405(
+    sandbox: Sandbox, authorized: str, callback_server: CallbackServer, session: Session, browser: httpx.Client
+) -> None:
+    connect(browser, callback_server, authorized)
+    query = urlencode([("AccountSid", authorized), ("ConnectAppSid", sandbox.connect_app_sid)])
+    url = f"{callback_server.deauthorize_callback_url}?{query}"
+    response = browser.get(url, headers={"X-Twilio-Signature": compute_signature(url, [], sandbox.owner_auth_token)})
+    assert response.status_code == 405
+    assert "POST" in reason(response)
+    assert authorized in session
+
+
+# -- every page --
+
+
+def _declined(server: CallbackServer, browser: httpx.Client, sid: str) -> httpx.Response:
+    params = [("error", "unauthorized_client"), ("state", server.tokens.issue())]
+    return authorize_callback(browser, server, params)
+
+
+def _connected(server: CallbackServer, browser: httpx.Client, sid: str) -> httpx.Response:
+    return authorize_callback(browser, server, [("AccountSid", sid), ("state", server.tokens.issue())])
+
+
+def _done(server: CallbackServer, browser: httpx.Client, sid: str) -> httpx.Response:
+    redirect = _connected(server, browser, sid)
+    return browser.get(redirect.url.join(redirect.headers["location"]))
+
+
+def _rejected(server: CallbackServer, browser: httpx.Client, sid: str) -> httpx.Response:
+    return authorize_callback(browser, server, [("AccountSid", sid)])
+
+
+def _wrong_host(server: CallbackServer, browser: httpx.Client, sid: str) -> httpx.Response:
+    return browser.get(server.authorize_callback_url, headers={"Host": "evil.example:80"})
+
+
+def _forged(server: CallbackServer, browser: httpx.Client, sid: str) -> httpx.Response:
+    return browser.post(server.deauthorize_callback_url, data={"AccountSid": sid})
+
+
+def _not_found(server: CallbackServer, browser: httpx.Client, sid: str) -> httpx.Response:
+    return browser.get(f"{server.public_url}/nothing/here")
+
+
+@pytest.mark.parametrize(
+    ("request_page", "status"),
+    [
+        pytest.param(_connected, 303, id="redirect-to-done"),
+        pytest.param(_done, 200, id="done"),
+        pytest.param(_declined, 200, id="declined"),
+        pytest.param(_rejected, 400, id="rejected"),
+        pytest.param(_wrong_host, 400, id="wrong-host"),
+        pytest.param(_forged, 403, id="forged-deauthorize"),
+        pytest.param(_not_found, 404, id="not-found"),
+    ],
+)
+def test_every_page_sends_no_referrer_and_no_store(
+    request_page: Callable[[CallbackServer, httpx.Client, str], httpx.Response],
+    status: int,
+    authorized: str,
+    callback_server: CallbackServer,
+    browser: httpx.Client,
+) -> None:
+    response = request_page(callback_server, browser, authorized)
+    assert response.status_code == status
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("/", id="root"),
+        pytest.param("/connect", id="prefix"),
+        pytest.param("/connect/authorize/extra", id="below-authorize"),
+        pytest.param("/favicon.ico", id="favicon"),
+    ],
+)
+def test_unknown_path_is_a_404_page(
+    path: str, callback_server: CallbackServer, browser: httpx.Client
+) -> None:
+    response = browser.get(f"{callback_server.public_url}{path}")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert reason(response) == "no such page"
+
+
+# -- a later refusal --
+
+
+def test_a_401_from_the_loader_after_revoking_marks_the_account_revoked(
+    sandbox: Sandbox,
+    authorized: str,
+    callback_server: CallbackServer,
+    session: Session,
+    events: Events,
+    browser: httpx.Client,
+) -> None:
+    connect(browser, callback_server, authorized)
+    # No deauthorize callback this time, so the only news of the revocation is Twilio's 401.
+    sandbox.update_connect_app(deauthorize_callback_url=None)
+    assert sandbox.deauthorize(authorized).callback_url is None
+    assert authorized in session
+
+    revocation_listeners.append(session.revoke)
+    try:
+        with pytest.raises(AuthorizationRevoked, match="Connect it again") as caught:
+            load_calls(authorized, app=app_for_sandbox(sandbox), progress=False)
+    finally:
+        revocation_listeners.remove(session.revoke)
+
+    assert caught.value.account_sid == authorized
+    assert authorized not in session
+    account = session.get(authorized)
+    assert account is not None
+    assert account.revoked
+    assert events.names == ["connected", "revoked"]

@@ -1,0 +1,330 @@
+"""``ConnectApp`` validation, ``from_env``, secret hygiene, and ``active_app()`` resolution."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connect_notebook import ConfigError, ConnectApp, active_app, use_app
+from connect_notebook import _active
+from connect_notebook._config import (
+    DEFAULT_API_URL,
+    DEFAULT_AUTHORIZE_BASE_URL,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MONITOR_URL,
+    ENV_VARS,
+)
+
+OWNER = "AC" + "1" * 32
+APP_SID = "CN" + "2" * 32
+TOKEN = "0123456789abcdef0123456789abcdef"  # 32 hex digits, like a real Auth Token
+REQUIRED = {
+    "CONNECT_NOTEBOOK_ACCOUNT_SID": OWNER,
+    "CONNECT_NOTEBOOK_AUTH_TOKEN": TOKEN,
+    "CONNECT_NOTEBOOK_CONNECT_APP_SID": APP_SID,
+}
+
+
+def make(**overrides: Any) -> ConnectApp:
+    fields: dict[str, Any] = {"account_sid": OWNER, "auth_token": TOKEN, "connect_app_sid": APP_SID, **overrides}
+    return ConnectApp(**fields)
+
+
+@pytest.fixture
+def no_active_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing made active by %load_ext or use_app, whatever other tests did."""
+    monkeypatch.setattr(_active, "_active", None)
+
+
+@pytest.fixture
+def no_embedded_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No embedded sandbox yet; one started by the test is stopped afterwards."""
+    monkeypatch.setattr(_active, "_embedded", None)
+    yield
+    if _active._embedded is not None:
+        _active._embedded.stop()
+
+
+# --- construction and validation --------------------------------------------------
+
+
+def test_connect_app_keeps_its_fields_and_defaults() -> None:
+    app = make()
+    assert app.account_sid == OWNER
+    assert app.auth_token == TOKEN
+    assert app.connect_app_sid == APP_SID
+    assert app.api_url == DEFAULT_API_URL == "https://api.twilio.com"
+    assert app.monitor_url == DEFAULT_MONITOR_URL == "https://monitor.twilio.com"
+    assert app.authorize_base_url == DEFAULT_AUTHORIZE_BASE_URL == "https://www.twilio.com"
+    assert app.cache_dir is None
+    assert app.concurrency == DEFAULT_CONCURRENCY == 8
+
+
+def test_connect_app_fields_are_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        ConnectApp(OWNER, TOKEN, APP_SID)  # type: ignore[misc]
+
+
+def test_connect_app_is_frozen_and_compares_by_value() -> None:
+    app = make()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        app.auth_token = "x"  # type: ignore[misc]
+    assert app == make()
+    assert app != make(api_url="http://127.0.0.1:1")
+
+
+def test_urls_lose_their_trailing_slash_and_cache_dir_becomes_a_path(tmp_path: Path) -> None:
+    app = make(api_url="http://127.0.0.1:8080/", monitor_url="http://127.0.0.1:8081//", cache_dir=str(tmp_path))
+    assert app.api_url == "http://127.0.0.1:8080"
+    assert app.monitor_url == "http://127.0.0.1:8081"
+    assert app.cache_dir == tmp_path
+
+
+BAD_SIDS = [
+    pytest.param("account_sid", "AC123", id="account-too-short"),
+    pytest.param("account_sid", APP_SID, id="account-given-a-connect-app-sid"),
+    pytest.param("account_sid", "AC" + "x" * 32, id="account-not-hex"),
+    pytest.param("account_sid", "", id="account-empty"),
+    pytest.param("account_sid", None, id="account-none"),
+    pytest.param("connect_app_sid", OWNER, id="connect-app-given-an-account-sid"),
+    pytest.param("connect_app_sid", "CN" + "2" * 31, id="connect-app-too-short"),
+    pytest.param("connect_app_sid", "CN" + "2" * 33, id="connect-app-too-long"),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), BAD_SIDS)
+def test_a_malformed_sid_is_a_config_error_naming_the_field_and_prefix(field: str, value: Any) -> None:
+    with pytest.raises(ConfigError) as info:
+        make(**{field: value})
+    message = str(info.value)
+    assert field in message
+    assert ("'AC'" if field == "account_sid" else "'CN'") in message
+    assert "32 hex digits" in message
+
+
+@pytest.mark.parametrize(
+    "field", [pytest.param("account_sid", id="account-sid"), pytest.param("connect_app_sid", id="connect-app-sid")]
+)
+@pytest.mark.parametrize(
+    "pasted",
+    [
+        pytest.param(TOKEN, id="bare-token"),
+        pytest.param(" " + TOKEN, id="token-with-a-space"),
+        pytest.param("AC" + TOKEN + "0", id="token-behind-a-prefix"),
+    ],
+)
+def test_a_token_pasted_into_a_sid_field_is_not_echoed_in_the_error(field: str, pasted: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        make(**{field: pasted})
+    for text in (str(info.value), repr(info.value)):
+        assert TOKEN not in text
+        assert TOKEN[8:] not in text  # not even most of it
+    assert field in str(info.value)
+
+
+@pytest.mark.parametrize("token", [pytest.param("", id="empty"), pytest.param(None, id="none")])
+def test_a_missing_auth_token_is_a_config_error(token: Any) -> None:
+    with pytest.raises(ConfigError, match="auth_token"):
+        make(auth_token=token)
+
+
+@pytest.mark.parametrize(
+    ("field", "url"),
+    [
+        pytest.param("api_url", "api.twilio.com", id="api-no-scheme"),
+        pytest.param("monitor_url", "ftp://monitor.twilio.com", id="monitor-ftp"),
+        pytest.param("authorize_base_url", "https://", id="authorize-no-host"),
+    ],
+)
+def test_a_url_that_is_not_absolute_http_is_a_config_error(field: str, url: str) -> None:
+    with pytest.raises(ConfigError, match=field):
+        make(**{field: url})
+
+
+@pytest.mark.parametrize("concurrency", [0, 65, -1, 2.5])
+def test_concurrency_outside_1_to_64_is_a_config_error(concurrency: Any) -> None:
+    with pytest.raises(ConfigError, match="concurrency"):
+        make(concurrency=concurrency)
+
+
+# --- secrets stay out of every rendering --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "render",
+    [
+        pytest.param(repr, id="repr"),
+        pytest.param(str, id="str"),
+        pytest.param(lambda a: f"{a}", id="format"),
+        pytest.param(lambda a: a._repr_html_(), id="html"),
+        pytest.param(lambda a: a.authorize_url, id="authorize-url"),
+        pytest.param(lambda a: repr([a, {"app": a}]), id="repr-inside-containers"),
+    ],
+)
+def test_the_auth_token_is_never_rendered(render: Any) -> None:
+    app = make()
+    text = render(app)
+    assert TOKEN not in text
+    assert OWNER in text or APP_SID in text  # the rendering does say which app it is
+
+
+def test_the_html_repr_says_the_token_is_hidden() -> None:
+    html = make()._repr_html_()
+    assert "Auth Token" in html
+    assert "hidden" in html
+    assert OWNER in html
+    assert APP_SID in html
+
+
+def test_authorize_url_is_the_authorize_page_of_the_connect_app() -> None:
+    assert make().authorize_url == f"https://www.twilio.com/authorize/{APP_SID}"
+    assert make(authorize_base_url="http://127.0.0.1:9/").authorize_url == f"http://127.0.0.1:9/authorize/{APP_SID}"
+
+
+# --- from_env -------------------------------------------------------------------
+
+
+def test_from_env_reads_every_variable(tmp_path: Path) -> None:
+    environ = {
+        **REQUIRED,
+        "CONNECT_NOTEBOOK_API_URL": "http://127.0.0.1:8001",
+        "CONNECT_NOTEBOOK_MONITOR_URL": "http://127.0.0.1:8002",
+        "CONNECT_NOTEBOOK_AUTHORIZE_BASE_URL": "http://127.0.0.1:8003",
+        "CONNECT_NOTEBOOK_CACHE_DIR": str(tmp_path),
+    }
+    app = ConnectApp.from_env(environ)
+    assert app == make(
+        api_url="http://127.0.0.1:8001",
+        monitor_url="http://127.0.0.1:8002",
+        authorize_base_url="http://127.0.0.1:8003",
+        cache_dir=tmp_path,
+    )
+    assert app.auth_token == TOKEN
+
+
+def test_from_env_uses_the_defaults_for_unset_optional_variables() -> None:
+    assert ConnectApp.from_env(REQUIRED) == make()
+
+
+def test_from_env_treats_empty_optional_variables_as_unset() -> None:
+    environ = {**REQUIRED, "CONNECT_NOTEBOOK_API_URL": "", "CONNECT_NOTEBOOK_CACHE_DIR": ""}
+    assert ConnectApp.from_env(environ) == make()
+
+
+@pytest.mark.parametrize(
+    "missing",
+    [
+        pytest.param(["CONNECT_NOTEBOOK_ACCOUNT_SID"], id="account-sid"),
+        pytest.param(["CONNECT_NOTEBOOK_AUTH_TOKEN"], id="auth-token"),
+        pytest.param(["CONNECT_NOTEBOOK_CONNECT_APP_SID"], id="connect-app-sid"),
+        pytest.param(["CONNECT_NOTEBOOK_ACCOUNT_SID", "CONNECT_NOTEBOOK_CONNECT_APP_SID"], id="two"),
+        pytest.param(list(REQUIRED), id="all"),
+    ],
+)
+@pytest.mark.parametrize("how", [pytest.param("absent", id="absent"), pytest.param("empty", id="empty")])
+def test_from_env_names_exactly_the_missing_variables(missing: list[str], how: str) -> None:
+    environ = {name: value for name, value in REQUIRED.items() if name not in missing}
+    if how == "empty":
+        environ.update(dict.fromkeys(missing, ""))
+    with pytest.raises(ConfigError) as info:
+        ConnectApp.from_env(environ)
+    message = str(info.value)
+    for name in REQUIRED:
+        assert (name in message) == (name in missing)
+    assert TOKEN not in message
+
+
+def test_from_env_validates_what_it_reads_without_echoing_the_token() -> None:
+    environ = {**REQUIRED, "CONNECT_NOTEBOOK_ACCOUNT_SID": TOKEN}  # the token pasted in the wrong variable
+    with pytest.raises(ConfigError) as info:
+        ConnectApp.from_env(environ)
+    assert TOKEN not in str(info.value)
+    assert "account_sid" in str(info.value)
+
+
+def test_from_env_without_a_mapping_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CONNECT_NOTEBOOK_API_URL", "http://127.0.0.1:8001")
+    assert ConnectApp.from_env() == make(api_url="http://127.0.0.1:8001")
+
+
+def test_every_variable_from_env_reads_is_in_env_vars_with_its_default() -> None:
+    table = {v.name: v.default for v in ENV_VARS}
+    assert all(name.startswith("CONNECT_NOTEBOOK_") for name in table)
+    assert set(REQUIRED) <= set(table)
+    assert table["CONNECT_NOTEBOOK_API_URL"] == DEFAULT_API_URL
+    assert table["CONNECT_NOTEBOOK_MONITOR_URL"] == DEFAULT_MONITOR_URL
+    assert table["CONNECT_NOTEBOOK_AUTHORIZE_BASE_URL"] == DEFAULT_AUTHORIZE_BASE_URL
+    assert "CONNECT_NOTEBOOK_CACHE_DIR" in table
+    assert all(v.help for v in ENV_VARS)
+
+
+# --- active_app ---------------------------------------------------------------------
+
+
+def test_active_app_comes_from_the_environment_when_credentials_are_set(
+    monkeypatch: pytest.MonkeyPatch, no_active_app: None, no_embedded_sandbox: None
+) -> None:
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CONNECT_NOTEBOOK_API_URL", "http://127.0.0.1:8001")
+    assert active_app() == make(api_url="http://127.0.0.1:8001")
+    assert _active._embedded is None
+
+
+@pytest.mark.parametrize(
+    "present",
+    [
+        pytest.param(["CONNECT_NOTEBOOK_ACCOUNT_SID"], id="only-account-sid"),
+        pytest.param(["CONNECT_NOTEBOOK_AUTH_TOKEN"], id="only-auth-token"),
+        pytest.param(["CONNECT_NOTEBOOK_ACCOUNT_SID", "CONNECT_NOTEBOOK_AUTH_TOKEN"], id="no-connect-app-sid"),
+    ],
+)
+def test_half_set_credentials_are_a_config_error_not_a_silent_sandbox(
+    monkeypatch: pytest.MonkeyPatch, no_active_app: None, no_embedded_sandbox: None, present: list[str]
+) -> None:
+    for name in present:
+        monkeypatch.setenv(name, REQUIRED[name])
+    with pytest.raises(ConfigError) as info:
+        active_app()
+    for name in REQUIRED:
+        assert (name in str(info.value)) == (name not in present)
+    assert TOKEN not in str(info.value)
+    assert _active._embedded is None  # no sandbox was started as a fallback
+
+
+def test_use_app_wins_over_the_environment_until_cleared(
+    monkeypatch: pytest.MonkeyPatch, no_active_app: None, no_embedded_sandbox: None
+) -> None:
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+    chosen = make(api_url="http://127.0.0.1:9999")
+    use_app(chosen)
+    try:
+        assert active_app() is chosen
+    finally:
+        use_app(None)
+    assert active_app() == make()
+
+
+def test_active_app_without_credentials_is_the_embedded_sandbox_with_its_customers_authorized(
+    no_active_app: None, no_embedded_sandbox: None
+) -> None:
+    import httpx
+
+    app = active_app()
+    sandbox = _active._embedded
+    assert sandbox is not None
+    assert app.api_url == sandbox.api_url
+    assert app.account_sid == sandbox.owner_account_sid
+    assert app.connect_app_sid == sandbox.connect_app_sid
+    assert active_app() == app  # started once, reused
+    customer = sandbox.customer_account_sids[0]
+    with httpx.Client(auth=(customer, app.auth_token)) as client:
+        response = client.get(f"{app.api_url}/2010-04-01/Accounts/{customer}.json")
+    assert response.status_code == 200

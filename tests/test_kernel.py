@@ -1,0 +1,219 @@
+"""A real kernel: `%load_ext` starts the callback server, and a callback from outside
+reaches the session while a cell is blocked in `button.wait()`.
+
+The test process plays the customer's browser: it opens the embedded sandbox's
+authorize page from the button's link, submits the form, and follows the redirect
+to the kernel's callback server, all while the kernel's main thread is blocked.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import queue
+import re
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import httpx
+import pytest
+from jupyter_client.blocking.client import BlockingKernelClient
+from jupyter_client.manager import KernelManager, start_new_kernel
+
+NOW = "2026-11-01T12:00:00+00:00"
+TIMEOUT = 120  # hang guard for every kernel round trip, never a measurement
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _kernel_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any credential or hub variable, plus ``extra``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CONNECT_NOTEBOOK_", "TWILIO_", "JUPYTERHUB_", "PYTEST_"))
+    }
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Execution:
+    """What one execute_request produced on iopub (and its reply)."""
+
+    msg_id: str
+    stdout: str = ""
+    errors: list[str] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    done: bool = False
+
+
+class Kernel:
+    """A thin synchronous driver over a BlockingKernelClient: run cells, read iopub."""
+
+    def __init__(self, kc: BlockingKernelClient) -> None:
+        self.kc = kc
+        self.comm_updates: list[dict[str, Any]] = []  # every comm_msg "update" seen, in order
+
+    def start(self, code: str) -> Execution:
+        return Execution(self.kc.execute(code, store_history=False, allow_stdin=False))
+
+    def pump(self, execution: Execution, until: Any = None, timeout: float = TIMEOUT) -> dict[str, Any] | None:
+        """Read iopub until ``until(msg)`` is true (that message is returned) or the cell went idle."""
+        while not execution.done:
+            try:
+                msg = self.kc.get_iopub_msg(timeout=timeout)
+            except queue.Empty:
+                pytest.fail(f"no iopub message within {timeout}s; so far: {execution.stdout!r}")
+            mtype, content = msg["msg_type"], msg["content"]
+            if mtype == "comm_msg" and content.get("data", {}).get("method") == "update":
+                self.comm_updates.append(msg)
+            if msg["parent_header"].get("msg_id") == execution.msg_id:
+                execution.messages.append(msg)
+                if mtype == "stream":
+                    execution.stdout += content["text"]
+                elif mtype == "error":
+                    execution.errors.append("\n".join(content["traceback"]))
+                elif mtype == "status" and content["execution_state"] == "idle":
+                    execution.done = True
+            if until is not None and until(msg):
+                return msg
+        return None
+
+    def finish(self, execution: Execution) -> Execution:
+        self.pump(execution)
+        reply = self.kc.get_shell_msg(timeout=TIMEOUT)
+        assert reply["parent_header"]["msg_id"] == execution.msg_id
+        return execution
+
+    def run(self, code: str) -> str:
+        """Run a cell to the end; its stdout (the cell must not raise)."""
+        execution = self.finish(self.start(code))
+        assert not execution.errors, "\n".join(execution.errors)
+        return execution.stdout
+
+
+@pytest.fixture
+def kernel(tmp_path: Path) -> Iterator[tuple[Kernel, int]]:
+    """A python3 kernel on the embedded sandbox, with its callback server on a free port."""
+    port = _free_port()
+    env = _kernel_env(
+        CONNECT_NOTEBOOK_CALLBACK_PORT=str(port),
+        CONNECT_NOTEBOOK_SANDBOX_NOW=NOW,
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+    )
+    km: KernelManager
+    km, kc = start_new_kernel(kernel_name="python3", startup_timeout=TIMEOUT, env=env, cwd=str(tmp_path))
+    try:
+        yield Kernel(kc), port
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+        assert not km.is_alive()
+
+
+def _status_html(msg: dict[str, Any]) -> str:
+    return str(msg["content"]["data"].get("state", {}).get("value", ""))
+
+
+def test_callback_reaches_a_cell_blocked_in_wait_and_unload_frees_the_port(kernel: tuple[Kernel, int]) -> None:
+    k, port = kernel
+    callback = f"http://127.0.0.1:{port}"
+
+    # %load_ext: the embedded sandbox, and the two URLs for this port.
+    printed = k.run("%load_ext connect_notebook")
+    assert "uses the embedded Twilio sandbox" in printed
+    assert f"Authorize URL:             {callback}/connect/authorize\n" in printed
+    assert f"Deauthorize Callback URL:  {callback}/connect/deauthorize (POST)\n" in printed
+
+    # The button; its link carries a fresh state. Its status widget's comm id, to recognise updates.
+    info = json.loads(
+        k.run(
+            "import json, connect_notebook\n"
+            "button = connect_notebook.connect_button()\n"
+            "print(json.dumps({'link': button.link.value, 'status_comm': button.status.model_id,\n"
+            "  'customers': connect_notebook._active.embedded_sandbox().customer_account_sids}))\n"
+        )
+    )
+    href = html.unescape(re.search(r'class="cn-connect-link" href="([^"]+)"', info["link"]).group(1))
+    assert 'target="_blank"' in info["link"]
+    state = parse_qs(urlsplit(href).query)["state"][0]
+    customer = info["customers"][0]
+
+    # The cell that blocks the kernel's main thread until a customer connects.
+    blocked = k.start("account = button.wait(timeout=120)\nprint('connected sid', account.sid)")
+
+    def is_status(text: str) -> Any:
+        return lambda m: (
+            m["msg_type"] == "comm_msg"
+            and m["content"]["comm_id"] == info["status_comm"]
+            and text in _status_html(m)
+        )
+
+    # The cell is inside wait(): it said so on the status line, and it is still running.
+    k.pump(blocked, until=is_status("Waiting for the customer to authorize"))
+    assert not blocked.done
+
+    # The customer's browser: the authorize page, the form, then the callback.
+    with httpx.Client(timeout=TIMEOUT) as browser:
+        page = browser.get(href)
+        assert page.status_code == 200
+        radios = re.findall(r"<input type=radio name=AccountSid value='(AC[0-9a-f]{32})'", page.text)
+        assert radios == info["customers"]
+        form = re.search(r'<form method=post action="([^"]+)">', page.text).group(1)
+        decided = browser.post(
+            urljoin(href, form), data={"decision": "authorize", "AccountSid": customer, "state": state}
+        )
+        assert decided.status_code == 302
+        location = decided.headers["location"]
+        assert location == f"{callback}/connect/authorize?AccountSid={customer}&state={state}"
+
+        # Served by the kernel's callback thread while the main thread is still blocked in wait().
+        landed = browser.get(location)
+        assert not blocked.done
+        assert landed.status_code == 303, landed.text
+        done_url = landed.headers["location"]
+        assert done_url.startswith("done?ref=") and "AccountSid" not in done_url
+        done = browser.get(urljoin(location, done_url))
+        assert done.status_code == 200
+        assert "<h1>Connected: " in done.text
+        assert customer not in str(done.url)
+        name = re.search(r"<h1>Connected: (.+?)</h1>", done.text).group(1)
+
+    # The widget's "Connected" update reached iopub, and only then did the blocked cell finish.
+    connected = k.pump(blocked, until=is_status(f"Connected: {name} (AC…{customer[-4:]})"))
+    assert connected is not None, f"no Connected status update; cell printed {blocked.stdout!r}"
+    assert "connected sid" not in blocked.stdout  # the update went out before the cell could print
+    k.finish(blocked)
+    assert not blocked.errors, "\n".join(blocked.errors)
+    assert blocked.stdout == f"connected sid {customer}\n"
+
+    # The session has it; the state is used up (replaying the callback changes nothing).
+    assert k.run("print(connect_notebook.session().current.sid, len(connect_notebook.session()))") == (
+        f"{customer} 1\n"
+    )
+    replay = httpx.get(location, timeout=TIMEOUT)
+    assert replay.status_code == 400
+    assert "already used" in replay.text
+
+    # %unload_ext stops the server thread and frees the port.
+    k.run("%unload_ext connect_notebook")
+    threads = k.run(
+        "import threading\nprint([t.name for t in threading.enumerate() if t.name.endswith('-callback')])"
+    )
+    assert threads == "[]\n"
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{callback}/connect/done", timeout=TIMEOUT)
+    with socket.socket() as again:  # as a restarted server binds it (SO_REUSEADDR, like _serving._bind)
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind(("127.0.0.1", port))
+        again.listen()
