@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._active import active_app, use_app, use_sandbox
+from ._active import active_app, default_customer, use_app, use_sandbox
 from ._config import ConnectApp
 from ._exceptions import (
     APIError,
@@ -62,6 +62,7 @@ __all__ = [
     "__version__",
     "active_app",
     "connect_button",
+    "default_customer",
     "load_alerts",
     "load_calls",
     "load_ipython_extension",

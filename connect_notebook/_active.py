@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ._config import ENV_VARS, ConnectApp
+from ._exceptions import ConfigError
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "active_app",
     "app_for_sandbox",
+    "default_customer",
     "embedded_sandbox",
     "is_embedded_sandbox",
     "notify_revoked",
@@ -112,3 +114,15 @@ def notify_revoked(account_sid: str) -> None:
     """Tell listeners that Twilio refused the owner's token for ``account_sid``."""
     for listener in list(revocation_listeners):
         listener(account_sid)
+
+
+def default_customer() -> str:
+    """The account a report uses when none is given: the embedded sandbox's first customer.
+
+    Raises ``ConfigError`` on a real Twilio app, where guessing would be wrong.
+    """
+    app = active_app()
+    if is_embedded_sandbox(app):
+        return _embedded_sandbox().customer_account_sids[0]
+    msg = "pass account='AC…' (a customer that authorized the Connect App); there is no default on real Twilio"
+    raise ConfigError(msg)

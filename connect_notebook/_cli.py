@@ -84,6 +84,19 @@ def _lab(args: argparse.Namespace) -> int:
         print("Sandbox stopped.", flush=True)
 
 
+def _report(args: argparse.Namespace) -> int:
+    from ._exceptions import ConfigError
+    from ._report import DEFAULT_NOTEBOOK, ReportError, ReportParams, render_report
+
+    try:
+        params = ReportParams.parse(account=args.account, start=args.start, end=args.end, tz=args.tz)
+        render_report(params, Path(args.out), notebook=Path(args.notebook) if args.notebook else DEFAULT_NOTEBOOK)
+    except (ConfigError, ReportError) as exc:
+        print(f"connect-notebook report: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, ConfigError) else 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``connect-notebook`` console script."""
     from .sandbox import DEFAULT_CALLS, DEFAULT_SEED
@@ -115,7 +128,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="-- JUPYTER-ARGS",
         help="further options for jupyter lab, after --",
     )
+    report = sub.add_parser(
+        "report",
+        help="render the call report notebook to one offline HTML file",
+        description="Run notebooks/call_report.ipynb headless against the configured Twilio "
+        "(the embedded sandbox when no credentials are set) and write one self-contained "
+        "HTML file.",
+    )
+    report.add_argument("--account", default=None, help="customer AccountSid (default: the sandbox's first)")
+    report.add_argument("--start", required=True, help="first day, YYYY-MM-DD (UTC)")
+    report.add_argument("--end", required=True, help="day after the last, YYYY-MM-DD (UTC)")
+    report.add_argument("--tz", default="UTC", help="IANA time zone for hours and days (default UTC)")
+    report.add_argument("--out", default="report.html", help="HTML file to write (default %(default)s)")
+    report.add_argument("--notebook", default=None, help="report notebook (default: notebooks/call_report.ipynb)")
     args = parser.parse_args(argv)
+    if args.command == "report":
+        return _report(args)
     if args.command == "lab" and args.jupyter_args[:1] == ["--"]:
         args.jupyter_args = args.jupyter_args[1:]
     if args.command == "sandbox":

@@ -377,14 +377,16 @@ def load_usage(
 ) -> pl.DataFrame:
     """Load daily usage records by category (schema ``USAGE_SCHEMA``), count / usage / price numeric.
 
-    ``start`` and ``end`` are inclusive UTC dates; Twilio's defaults apply when omitted.
+    The days are ``[start, end)`` in UTC, as for ``load_calls``; Twilio's defaults apply when omitted.
     """
     app = app or active_app()
     sid = _account_sid(account)
     query = [("PageSize", str(PAGE_SIZE))]
-    for name, value in (("StartDate", start), ("EndDate", end)):
-        if value is not None:
-            query.append((name, _instant(value, name.lower()).date().isoformat()))
+    if start is not None:
+        query.append(("StartDate", _instant(start, "start").date().isoformat()))
+    if end is not None:
+        # Twilio's EndDate is inclusive; ours, like every end here, is not.
+        query.append(("EndDate", (_instant(end, "end") - timedelta(microseconds=1)).date().isoformat()))
     if category is not None:
         query.append(("Category", category))
     with APIClient(app, sid, retry=retry) as client:

@@ -206,6 +206,11 @@ def test_from_env_reads_every_variable(tmp_path: Path) -> None:
     assert app.auth_token == TOKEN
 
 
+def test_from_env_expands_a_home_relative_cache_dir() -> None:
+    app = ConnectApp.from_env({**REQUIRED, "CONNECT_NOTEBOOK_CACHE_DIR": "~/connect-cache"})
+    assert app.cache_dir == Path.home() / "connect-cache"
+
+
 def test_from_env_uses_the_defaults_for_unset_optional_variables() -> None:
     assert ConnectApp.from_env(REQUIRED) == make()
 

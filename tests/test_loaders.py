@@ -576,19 +576,32 @@ def expected_alerts(records: list[Record]) -> pl.DataFrame:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "query"),
+    ("kwargs", "query", "days"),
     [
-        pytest.param({}, "", id="twilio-default-range"),
-        pytest.param({"start": "2026-10-01", "end": "2026-10-07"}, "&StartDate=2026-10-01&EndDate=2026-10-07", id="range"),
+        pytest.param({}, "", None, id="twilio-default-range"),
+        # Like every end in the loaders, ``end`` is exclusive: Twilio's inclusive EndDate is the day before.
         pytest.param(
-            {"start": date(2026, 10, 1), "end": date(2026, 10, 31), "category": "calls-inbound"},
+            {"start": "2026-10-01", "end": "2026-10-08"},
+            "&StartDate=2026-10-01&EndDate=2026-10-07",
+            (date(2026, 10, 1), date(2026, 10, 7)),
+            id="range",
+        ),
+        pytest.param(
+            {"start": date(2026, 10, 1), "end": date(2026, 11, 1), "category": "calls-inbound"},
             "&StartDate=2026-10-01&EndDate=2026-10-31&Category=calls-inbound",
+            (date(2026, 10, 1), date(2026, 10, 31)),
             id="range-and-category",
         ),
     ],
 )
 def test_load_usage_daily_records_equal_the_usage_api_typed(
-    sandbox: Sandbox, customer: str, app: ConnectApp, api: httpx.Client, kwargs: dict[str, Any], query: str
+    sandbox: Sandbox,
+    customer: str,
+    app: ConnectApp,
+    api: httpx.Client,
+    kwargs: dict[str, Any],
+    query: str,
+    days: tuple[date, date] | None,
 ) -> None:
     frame = load_usage(customer, app=app, **kwargs)
     records = _api_pages(
@@ -604,6 +617,8 @@ def test_load_usage_daily_records_equal_the_usage_api_typed(
     assert frame["price"].dtype == pl.Float64
     assert_frame_equal(frame, expected_usage(records))
     assert (frame["start_date"] == frame["end_date"]).all()  # daily records
+    if days is not None:
+        assert {d.isoformat() for d in frame["start_date"].to_list()} == days_between(*days)
 
 
 @pytest.mark.parametrize(
@@ -903,6 +918,23 @@ def test_second_cached_load_of_settled_days_makes_no_call_requests_and_equals_th
     assert calls_fetched(sandbox) == {}
     assert_frame_equal(second, first)
     assert_frame_equal(second, expected_calls(in_range(truth["calls"], "start_time", as_utc(start), as_utc(end))))
+
+
+def test_whole_history_cached_twice_refetches_only_the_look_back_and_keeps_empty_days_typed(
+    sandbox: Sandbox, customer: str, app: ConnectApp, truth: dict[str, list[Record]], tmp_path: Path
+) -> None:
+    # From the account's creation to the real now: the days after the sandbox's clock are
+    # empty, and their cached (empty) partitions must read back with the same schema.
+    today = datetime.now(UTC).date()
+    first = load_calls(customer, app=app, cache_dir=tmp_path, progress=False)
+    before = calls_fetched(sandbox)
+    second = load_calls(customer, app=app, cache_dir=tmp_path, progress=False)
+    if datetime.now(UTC).date() != today:
+        pytest.skip("the UTC day changed during the test, so 'today' moved")
+    assert set(calls_fetched(sandbox) - before) == days_between(today - timedelta(days=3), today)
+    assert_frame_equal(first, expected_calls(truth["calls"]))
+    assert_frame_equal(second, first)
+    assert_frame_equal(scan_calls(customer, cache_dir=tmp_path).collect(), first)
 
 
 def test_refresh_fetches_every_day_again(

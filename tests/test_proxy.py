@@ -113,6 +113,7 @@ def _start_lab(tmp_path: Path, env_extra: dict[str, str], *args: str) -> tuple[s
         proc.kill()
         proc.wait(TIMEOUT)
         reader.join(TIMEOUT)
+        proc.stderr.close()  # type: ignore[union-attr]
         pytest.fail("JupyterLab did not start:\n" + "".join(log))
     return proc, port, token, log, reader
 
@@ -142,6 +143,7 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
             proc.wait(TIMEOUT)
             reader.join(TIMEOUT)
             assert not reader.is_alive()
+            proc.stderr.close()  # type: ignore[union-attr]
 
 
 @pytest.fixture
@@ -189,7 +191,7 @@ def test_callback_arrives_through_jupyter_server_proxy_and_stays_under_its_prefi
 
     # The customer authorizes on the sandbox's page (reached directly, as Twilio's would be).
     with httpx.Client(timeout=TIMEOUT) as anonymous:
-        decided = anonymous.post(href, data={"decision": "authorize", "AccountSid": customer, "state": state})
+        decided = anonymous.post(href.partition("?")[0], data={"decision": "authorize", "AccountSid": customer, "state": state})
         assert decided.status_code == 302, decided.text
         location = decided.headers["location"]
         assert location == f"{proxied}/connect/authorize?AccountSid={customer}&state={state}"

@@ -1,0 +1,203 @@
+"""`_report`: run the call-report notebook headless and write one self-contained HTML file.
+
+The notebook is executed with nbclient (its ``parameters`` cell overridden, the
+papermill convention), and the HTML is assembled here from the outputs: markdown
+as HTML, charts as the inline SVG the kernel drew with vl-convert, the KPI card as
+HTML. Nothing refers to a CDN, so the file renders offline. It is written to a
+temporary file and renamed into place, so a failed run leaves no partial report.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ._config import check_sid
+from ._exceptions import ConfigError
+
+__all__ = ["DEFAULT_NOTEBOOK", "ReportError", "ReportParams", "render_report"]
+
+DEFAULT_NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "call_report.ipynb"
+
+
+class ReportError(Exception):
+    """The report could not be produced; the message says why (a cell's error, or a bad parameter)."""
+
+
+@dataclass(frozen=True)
+class ReportParams:
+    """The report's parameters, checked before any kernel starts."""
+
+    account: str | None
+    start: date
+    end: date
+    tz: str
+
+    @classmethod
+    def parse(cls, *, account: str | None, start: str, end: str, tz: str) -> ReportParams:
+        """Check the command line's values; raises ``ConfigError`` with the reason."""
+        if account is not None:
+            check_sid(account, "AC", "--account")
+        try:
+            first, after = date.fromisoformat(start), date.fromisoformat(end)
+        except ValueError as exc:
+            msg = f"--start and --end must be dates such as 2026-10-01 ({exc})"
+            raise ConfigError(msg) from None
+        if after <= first:
+            msg = f"--end ({after}) must be after --start ({first})"
+            raise ConfigError(msg)
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            msg = f"--tz must be an IANA time zone such as America/New_York, got {tz!r}"
+            raise ConfigError(msg) from None
+        return cls(account, first, after, tz)
+
+    def assignments(self) -> str:
+        """The injected-parameters cell."""
+        return (
+            f"account = {self.account!r}\nstart = {self.start.isoformat()!r}\n"
+            f"end = {self.end.isoformat()!r}\ntimezone = {self.tz!r}\n"
+        )
+
+
+def _inject(nb: Any, params: ReportParams) -> None:
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(params.assignments())  # type: ignore[no-untyped-call]
+    cell.metadata["tags"] = ["injected-parameters"]
+    index = next((i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])), -1)
+    nb.cells.insert(index + 1, cell)
+
+
+def _execute(nb: Any, workdir: Path, log: Callable[[str], None]) -> None:
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    code_cells = [c for c in nb.cells if c.cell_type == "code"]
+    done = 0
+
+    def on_cell_complete(cell: Any, cell_index: int, **_: Any) -> None:
+        nonlocal done
+        if cell.cell_type == "code":
+            done += 1
+            log(f"  cell {done}/{len(code_cells)} done")
+
+    client = NotebookClient(
+        nb,
+        timeout=900,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(workdir)}},
+        on_cell_complete=on_cell_complete,
+    )
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        failed = next(
+            (
+                o
+                for c in nb.cells
+                if c.cell_type == "code"
+                for o in c.get("outputs", [])
+                if o.get("output_type") == "error"
+            ),
+            None,
+        )
+        reason = f"{failed['ename']}: {failed['evalue']}" if failed else str(exc).splitlines()[-1]
+        msg = f"the report notebook failed: {reason}"
+        raise ReportError(msg) from None
+
+
+def _markdown(text: str) -> str:
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    # Drop the "¶" heading anchors nbconvert adds: they point nowhere in a standalone page.
+    return re.sub(r'<a class="anchor-link"[^>]*>.*?</a>', "", str(markdown2html_mistune(text)))
+
+
+def _outputs_html(cell: Any) -> str:
+    parts = []
+    for output in cell.get("outputs", []):
+        kind = output.get("output_type")
+        if kind == "stream":
+            parts.append(f"<pre class=stream>{html.escape(output.get('text', ''))}</pre>")
+        elif kind in ("display_data", "execute_result"):
+            data = output.get("data", {})
+            if "image/svg+xml" in data:
+                parts.append(f"<figure class=chart>{data['image/svg+xml']}</figure>")
+            elif "text/html" in data:
+                parts.append(f"<div class=html-output>{data['text/html']}</div>")
+            elif "text/plain" in data:
+                parts.append(f"<pre>{html.escape(data['text/plain'])}</pre>")
+    return "".join(parts)
+
+
+_STYLE = """
+body{font-family:"Helvetica Neue",Helvetica,Arial,sans-serif;color:#121c2d;max-width:980px;margin:32px auto;
+padding:0 16px;line-height:1.45}h1{margin-bottom:4px}
+h2{margin-top:36px;border-bottom:1px solid #e1e3ea;padding-bottom:4px}
+.meta{color:#606b85}pre{background:#f4f4f6;padding:8px 12px;border-radius:4px;overflow-x:auto}
+figure.chart{margin:12px 0}figure.chart svg{max-width:100%;height:auto}
+"""
+
+
+def _html(nb: Any, params: ReportParams, account: str) -> str:
+    body = []
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type == "markdown":
+            body.append(_markdown(cell.source))
+        elif "parameters" not in tags and "injected-parameters" not in tags:
+            body.append(_outputs_html(cell))
+    meta = (
+        f"Account {html.escape(account)} · {params.start} to {params.end} (end excluded) · "
+        f"times in {html.escape(params.tz)}"
+    )
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<title>Call report {html.escape(account)}</title><style>{_STYLE}</style></head><body>"
+        f"<p class=meta>{meta}</p>{''.join(body)}</body></html>"
+    )
+
+
+def render_report(
+    params: ReportParams, out: Path, *, notebook: Path = DEFAULT_NOTEBOOK, log: Callable[[str], None] | None = None
+) -> Path:
+    """Execute the report notebook with ``params`` and write the HTML report to ``out``.
+
+    Raises ``ReportError`` when the notebook fails; ``out`` is then left as it was.
+    """
+    import nbformat
+
+    say = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    if not notebook.exists():
+        msg = f"no report notebook at {notebook}; pass --notebook"
+        raise ReportError(msg)
+    nb = nbformat.read(notebook, as_version=4)  # type: ignore[no-untyped-call]
+    _inject(nb, params)
+    say(f"running {notebook.name} for {params.account or 'the default account'}, {params.start} to {params.end}")
+    _execute(nb, notebook.parent, say)
+    account = params.account or "the sandbox's first customer"
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(_html(nb, params, account))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp, 0o666 & ~umask)  # mkstemp makes it 0600; a report is an ordinary file
+        os.replace(temp, out)
+    finally:
+        Path(temp).unlink(missing_ok=True)
+    say(f"wrote {out} ({out.stat().st_size // 1024} KB) at {datetime.now().astimezone():%Y-%m-%d %H:%M}")
+    return out

@@ -1,0 +1,329 @@
+"""The IPython extension in a headless shell: ``%load_ext`` / ``%unload_ext connect_notebook``."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from IPython.testing import globalipapp
+
+import connect_notebook
+from connect_notebook import _active, _magics
+from connect_notebook._active import revocation_listeners, use_app, use_sandbox
+from connect_notebook._exceptions import ConfigError
+from connect_notebook.sandbox import Sandbox
+
+WAIT = 30.0  # only guards against a hang
+EXT = "connect_notebook"
+AUTHORIZE = re.compile(r"^Authorize URL:\s+(\S+)$", re.M)
+DEAUTHORIZE = re.compile(r"^Deauthorize Callback URL:\s+(\S+)", re.M)
+
+
+def callback_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "connect_notebook-callback" and t.is_alive()]
+
+
+def printed_urls(out: str) -> tuple[str, str]:
+    authorize, deauthorize = AUTHORIZE.search(out), DEAUTHORIZE.search(out)
+    assert authorize is not None, out
+    assert deauthorize is not None, out
+    return authorize.group(1), deauthorize.group(1)
+
+
+def port_of(url: str) -> int:
+    port = urlsplit(url).port
+    assert port is not None, url
+    return port
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _embedded_sandbox_stopped() -> Iterator[None]:
+    """Stop the embedded sandbox if this module started it (the session fails on leaked threads)."""
+    before = _active._embedded
+    yield
+    started = _active._embedded
+    if started is not None and started is not before:
+        started.stop()
+        _active._embedded = before
+
+
+@pytest.fixture
+def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A headless IPython shell; the extension is unloaded and the active app forgotten afterwards."""
+    monkeypatch.setenv("CONNECT_NOTEBOOK_CALLBACK_PORT", "0")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    shell = globalipapp.get_ipython()  # the module swaps in the real one after the first call
+    use_app(None)
+    try:
+        yield shell
+    finally:
+        try:
+            if EXT in shell.extension_manager.loaded:
+                shell.run_line_magic("unload_ext", EXT)
+        finally:
+            _magics.stop()
+            use_app(None)
+    assert callback_threads() == []
+
+
+@pytest.fixture
+def embedded() -> Sandbox:
+    """The embedded sandbox (what the extension uses with no credentials)."""
+    return _active.embedded_sandbox()
+
+
+@pytest.fixture
+def real_app_env(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    """Credentials in the environment, as for a real Connect App (which the sandbox stands in for)."""
+    monkeypatch.setenv("CONNECT_NOTEBOOK_ACCOUNT_SID", sandbox.owner_account_sid)
+    monkeypatch.setenv("CONNECT_NOTEBOOK_AUTH_TOKEN", sandbox.owner_auth_token)
+    monkeypatch.setenv("CONNECT_NOTEBOOK_CONNECT_APP_SID", sandbox.connect_app_sid)
+    monkeypatch.setenv("CONNECT_NOTEBOOK_API_URL", sandbox.api_url)
+    monkeypatch.setenv("CONNECT_NOTEBOOK_AUTHORIZE_BASE_URL", sandbox.url)
+    return sandbox
+
+
+# -- loading on the embedded sandbox --
+
+
+def test_load_ext_without_credentials_uses_the_embedded_sandbox_and_says_so_in_one_line(
+    ip: Any, embedded: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ip.run_line_magic("load_ext", EXT)
+    out = capsys.readouterr().out
+    sandbox_lines = [line for line in out.splitlines() if "sandbox" in line]
+    assert len(sandbox_lines) == 1
+    assert "no Twilio credentials" in sandbox_lines[0]
+    assert "Register both" not in out
+
+
+def test_load_ext_prints_both_callback_urls_of_a_running_server(
+    ip: Any, embedded: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ip.run_line_magic("load_ext", EXT)
+    authorize, deauthorize = printed_urls(capsys.readouterr().out)
+    assert authorize.startswith("http://127.0.0.1:")
+    assert authorize.endswith("/connect/authorize")
+    assert deauthorize == authorize.removesuffix("/authorize") + "/deauthorize"
+    assert port_of(authorize) != 0
+    assert len(callback_threads()) == 1
+    with httpx.Client(follow_redirects=False) as client:
+        answer = client.get(authorize)  # no state, no sid: the server is there and refuses it
+    assert answer.status_code == 400
+
+
+def test_load_ext_on_the_embedded_sandbox_registers_the_urls_on_its_connect_app(
+    ip: Any, embedded: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    embedded.update_connect_app(authorize_redirect_url=None, deauthorize_callback_url=None)
+    ip.run_line_magic("load_ext", EXT)
+    authorize, deauthorize = printed_urls(capsys.readouterr().out)
+    assert embedded.connect_app.authorize_redirect_url == authorize
+    assert embedded.connect_app.deauthorize_callback_url == deauthorize
+    assert embedded.connect_app.deauthorize_callback_method == "POST"
+
+
+def test_unload_ext_stops_the_server_and_frees_the_port(
+    ip: Any, embedded: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    revocation_listeners_before = list(revocation_listeners)
+    ip.run_line_magic("load_ext", EXT)
+    port = port_of(printed_urls(capsys.readouterr().out)[0])
+    assert len(revocation_listeners) == len(revocation_listeners_before) + 1
+
+    ip.run_line_magic("unload_ext", EXT)
+
+    assert callback_threads() == []
+    assert revocation_listeners == revocation_listeners_before
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))  # raises if the port were still held
+        sock.listen()
+
+
+def test_loading_again_after_unloading_starts_a_new_server(
+    ip: Any, embedded: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ip.run_line_magic("load_ext", EXT)
+    ip.run_line_magic("unload_ext", EXT)
+    capsys.readouterr()
+    ip.run_line_magic("load_ext", EXT)
+    authorize, _ = printed_urls(capsys.readouterr().out)
+    assert len(callback_threads()) == 1
+    assert embedded.connect_app.authorize_redirect_url == authorize
+
+
+def test_taken_port_is_a_config_error_naming_the_port_and_the_variable(
+    ip: Any, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_sandbox(sandbox)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setenv("CONNECT_NOTEBOOK_CALLBACK_PORT", str(port))
+        with pytest.raises(ConfigError) as caught:
+            ip.run_line_magic("load_ext", EXT)
+    message = str(caught.value)
+    assert f"127.0.0.1:{port}" in message
+    assert "CONNECT_NOTEBOOK_CALLBACK_PORT" in message
+    assert callback_threads() == []
+    assert _magics._ext is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [pytest.param("http", id="word"), pytest.param("70000", id="too-big"), pytest.param("-1", id="negative")],
+)
+def test_malformed_callback_port_is_a_config_error_naming_the_variable(
+    value: str, ip: Any, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_sandbox(sandbox)
+    monkeypatch.setenv("CONNECT_NOTEBOOK_CALLBACK_PORT", value)
+    with pytest.raises(ConfigError, match="CONNECT_NOTEBOOK_CALLBACK_PORT"):
+        ip.run_line_magic("load_ext", EXT)
+    assert callback_threads() == []
+
+
+# -- a real Connect App: never changed silently --
+
+
+def test_load_ext_with_env_credentials_leaves_the_connect_app_alone_and_prints_the_hint(
+    ip: Any, real_app_env: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ip.run_line_magic("load_ext", EXT)
+    out = capsys.readouterr().out
+    printed_urls(out)
+    assert "sandbox" not in out
+    assert "register_callback()" in out
+    assert real_app_env.connect_app.authorize_redirect_url is None
+    assert real_app_env.connect_app.deauthorize_callback_url is None
+
+
+def test_register_callback_sets_the_printed_urls_on_the_connect_app(
+    ip: Any, real_app_env: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ip.run_line_magic("load_ext", EXT)
+    authorize, deauthorize = printed_urls(capsys.readouterr().out)
+
+    connect_notebook.active_app().register_callback()
+
+    assert real_app_env.connect_app.authorize_redirect_url == authorize
+    assert real_app_env.connect_app.deauthorize_callback_url == deauthorize
+    assert real_app_env.connect_app.deauthorize_callback_method == "POST"
+
+
+def test_register_callback_env_variable_registers_at_load(
+    ip: Any, real_app_env: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CONNECT_NOTEBOOK_REGISTER_CALLBACK", "1")
+    ip.run_line_magic("load_ext", EXT)
+    out = capsys.readouterr().out
+    authorize, _ = printed_urls(out)
+    assert real_app_env.connect_app.authorize_redirect_url == authorize
+    assert "register_callback()" not in out
+
+
+def test_connect_button_on_a_real_app_shows_the_authorize_url_to_register(
+    ip: Any, real_app_env: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ip.run_line_magic("load_ext", EXT)
+    authorize, _ = printed_urls(capsys.readouterr().out)
+    button = connect_notebook.connect_button()
+    try:
+        notes = [w.value for w in button.children if "cn-note" in w._dom_classes]
+        assert len(notes) == 1
+        assert authorize in notes[0]
+        assert real_app_env.connect_app.authorize_redirect_url is None
+    finally:
+        button.close()
+
+
+# -- behind JupyterHub --
+
+
+def free_port() -> str:
+    """A port that was free a moment ago, as a user would pick one for CONNECT_NOTEBOOK_CALLBACK_PORT."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return str(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    "configured_port",
+    [pytest.param(lambda: "0", id="any-free-port"), pytest.param(free_port, id="explicit-port")],
+)
+def test_behind_jupyterhub_the_printed_urls_are_the_user_redirect_proxy_form(
+    configured_port: Callable[[], str],
+    ip: Any,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("CONNECT_NOTEBOOK_CALLBACK_PORT", configured_port())
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/alice/")
+    monkeypatch.setenv("JUPYTERHUB_PUBLIC_URL", "https://hub.example.org")
+    use_sandbox(sandbox)
+    ip.run_line_magic("load_ext", EXT)
+    authorize, deauthorize = printed_urls(capsys.readouterr().out)
+    port = _magics._ext.server.port  # type: ignore[union-attr]
+    assert port != 0
+    assert authorize == f"https://hub.example.org/hub/user-redirect/proxy/{port}/connect/authorize"
+    assert deauthorize == f"https://hub.example.org/hub/user-redirect/proxy/{port}/connect/deauthorize"
+
+
+# -- the Connect flow through the extension --
+
+
+def test_customer_authorizing_on_the_sandbox_page_releases_a_blocked_wait(
+    ip: Any, embedded: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ip.run_line_magic("load_ext", EXT)
+    button = connect_notebook.connect_button()
+    customer = embedded.customer_account_sids[1]
+    href = re.search(r'href="([^"]*)"', button.link.value)
+    assert href is not None
+    [state] = parse_qs(urlsplit(href.group(1).replace("&amp;", "&")).query)["state"]
+    answers: list[int] = []
+
+    def customer_clicks_authorize() -> None:
+        with httpx.Client(follow_redirects=True, timeout=WAIT) as browser:
+            page = browser.post(
+                embedded.authorize_url, data={"decision": "authorize", "AccountSid": customer, "state": state}
+            )
+            answers.append(page.status_code)
+
+    clicker = threading.Thread(target=customer_clicks_authorize, name="test-browser")
+    clicker.start()
+    try:
+        account = button.wait(timeout=WAIT)
+    finally:
+        clicker.join(WAIT)
+        button.close()
+    assert account.sid == customer
+    assert answers == [200]
+    assert connect_notebook.session().current == account
+
+
+def test_sandbox_autoconnect_first_makes_wait_return_the_first_customer(
+    ip: Any, embedded: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONNECT_NOTEBOOK_SANDBOX_AUTOCONNECT", "first")
+    ip.run_line_magic("load_ext", EXT)
+    button = connect_notebook.connect_button()
+    try:
+        account = button.wait(timeout=WAIT)
+    finally:
+        for thread in threading.enumerate():
+            if thread.name == "connect_notebook-autoconnect":
+                thread.join(WAIT)
+        button.close()
+    assert account.sid == embedded.customer_account_sids[0]
+    assert account.friendly_name == embedded.state.customers[0].friendly_name
+    assert connect_notebook.session().current == account
