@@ -159,7 +159,7 @@ def _html(nb: Any, params: ReportParams, account: str) -> str:
         elif "parameters" not in tags and "injected-parameters" not in tags:
             body.append(_outputs_html(cell))
     meta = (
-        f"Account {html.escape(account)} · {params.start} to {params.end} (end excluded) · "
+        f"Account: {html.escape(account)} · {params.start} to {params.end} (end excluded) · "
         f"times in {html.escape(params.tz)}"
     )
     return (
