@@ -84,20 +84,25 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         CONNECT_NOTEBOOK_SANDBOX_NOW=NOW,
     )
     command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-        "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={notebooks}",
+        *(sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}"),
+        *("--ServerApp.port_retries=0", "--ServerApp.log_level=DEBUG", f"--IdentityProvider.token={token}"),
+        f"--ServerApp.root_dir={notebooks}",
     ]
     if os.geteuid() == 0:
         command.append("--allow-root")
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    proc = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path
+    )
     log: list[str] = []
     ready = threading.Event()
 
-    def drain() -> None:  # keeps the pipe empty and notices the "running at" line
+    # Ready when the server starts its extensions: that runs on its loop after the port is bound
+    # (both are loop callbacks, queued in that order), unlike the "is running at" line, printed before.
+    def drain() -> None:  # also keeps the pipe empty
         assert proc.stderr is not None
         for line in proc.stderr:
             log.append(line)
-            if f"http://127.0.0.1:{port}/lab" in line:
+            if "jupyterlab | extension was successfully started" in line:
                 ready.set()
         ready.set()
 
@@ -108,7 +113,6 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     try:
         if not ready.wait(TIMEOUT) or proc.poll() is not None:
             pytest.fail("JupyterLab did not start:\n" + "".join(log))
-        print("".join(log))
         assert http.get("/api/status").status_code == 200
         yield Lab(url, token, callback_port)
     finally:
@@ -219,7 +223,9 @@ def test_quickstart_connect_click_through_then_revoke(lab: Lab, context) -> None
     )
     expect(page.locator("#jp-main-statusbar")).to_contain_text("Python 3 (ipykernel) | Idle", timeout=MS)
     expect(link).to_have_text("Connect another account")
+    calls.scroll_into_view_if_needed()
     shot(page, "05-notebook-connected-calls")
+    status.scroll_into_view_if_needed()
 
     # 6. The customer revokes the app on the sandbox's console page; the sandbox tells the kernel.
     console = context.new_page()

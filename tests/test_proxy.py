@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 import json
 import os
-import queue
 import re
 import socket
 import subprocess
@@ -26,7 +25,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import pytest
-from jupyter_client.blocking.client import BlockingKernelClient
+import websocket  # websocket-client: a dependency of jupyter_server
 
 NOW = "2026-11-01T12:00:00+00:00"
 BASE_URL = "/user/test/"
@@ -43,21 +42,41 @@ def _free_port() -> int:
 class Lab:
     url: str  # http://127.0.0.1:<port>/user/test
     token: str
-    runtime_dir: Path
     callback_port: int
     public_url: str
     http: httpx.Client  # authenticated as the lab's user
 
-    def run(self, kc: BlockingKernelClient, code: str) -> str:
+
+class Kernel:
+    """A kernel of the lab, driven over the server's websocket (the pattern of tests/test_cli.py)."""
+
+    def __init__(self, ws: websocket.WebSocket) -> None:
+        self.ws = ws
+        self.session = uuid.uuid4().hex
+
+    def run(self, code: str) -> str:
         """Run a cell to the end; its stdout (the cell must not raise)."""
-        msg_id = kc.execute(code, store_history=False, allow_stdin=False)
+        msg_id = uuid.uuid4().hex
+        header = {"msg_id": msg_id, "msg_type": "execute_request", "username": "test", "session": self.session}
+        content = {"code": code, "silent": False, "store_history": False, "user_expressions": {}}
+        self.ws.send(
+            json.dumps(
+                {
+                    "header": {**header, "version": "5.3"},
+                    "parent_header": {},
+                    "metadata": {},
+                    "channel": "shell",
+                    "content": {**content, "allow_stdin": False, "stop_on_error": True},
+                }
+            )
+        )
         out, errors = [], []
         while True:
             try:
-                msg = kc.get_iopub_msg(timeout=TIMEOUT)
-            except queue.Empty:
+                msg = json.loads(self.ws.recv())
+            except websocket.WebSocketTimeoutException:
                 pytest.fail(f"the kernel went quiet; printed so far: {''.join(out)!r}")
-            if msg["parent_header"].get("msg_id") != msg_id:
+            if msg.get("parent_header", {}).get("msg_id") != msg_id or msg.get("channel") != "iopub":
                 continue
             if msg["msg_type"] == "stream":
                 out.append(msg["content"]["text"])
@@ -69,10 +88,10 @@ class Lab:
         return "".join(out)
 
 
-def _start_lab(tmp_path: Path, env_extra: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], int, str, list[str], threading.Thread]:
-    """Start JupyterLab isolated under tmp_path; returns once it says it is running."""
-    port = _free_port()
-    token = uuid.uuid4().hex
+def _start_lab(
+    tmp_path: Path, port: int, token: str, env_extra: dict[str, str], *args: str
+) -> tuple[subprocess.Popen[str], threading.Thread]:
+    """Start JupyterLab isolated under tmp_path; returns once it serves."""
     home = tmp_path / "jupyter"
     env = {
         k: v
@@ -88,22 +107,27 @@ def _start_lab(tmp_path: Path, env_extra: dict[str, str], *args: str) -> tuple[s
         XDG_CONFIG_HOME=str(tmp_path / "xdg-config"),
         CONNECT_NOTEBOOK_SANDBOX_NOW=NOW,
     )
-    env.update({k.replace("{port}", str(port)): v.replace("{port}", str(port)) for k, v in env_extra.items()})
+    env.update(env_extra)
     command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-        "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", *args,
+        *(sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}"),
+        *("--ServerApp.port_retries=0", "--ServerApp.log_level=DEBUG", f"--IdentityProvider.token={token}"),
+        *args,
     ]
     if os.geteuid() == 0:
         command.append("--allow-root")
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    proc = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path
+    )
     log: list[str] = []
     ready = threading.Event()
 
-    def drain() -> None:  # keeps the pipe empty and notices the "running at" line
+    # Ready when the server starts its extensions: that runs on its loop after the port is bound
+    # (both are loop callbacks, queued in that order), unlike the "is running at" line, printed before.
+    def drain() -> None:  # also keeps the pipe empty
         assert proc.stderr is not None
         for line in proc.stderr:
             log.append(line)
-            if f"http://127.0.0.1:{port}/" in line and "/lab" in line:
+            if "jupyterlab | extension was successfully started" in line:
                 ready.set()
         ready.set()  # the process ended: do not leave the waiter hanging
 
@@ -115,24 +139,26 @@ def _start_lab(tmp_path: Path, env_extra: dict[str, str], *args: str) -> tuple[s
         reader.join(TIMEOUT)
         proc.stderr.close()  # type: ignore[union-attr]
         pytest.fail("JupyterLab did not start:\n" + "".join(log))
-    return proc, port, token, log, reader
+    return proc, reader
 
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Lab]:
-    callback_port = _free_port()
-    public = f"http://127.0.0.1:{{port}}{BASE_URL}proxy/{callback_port}"
-    proc, port, token, log, reader = _start_lab(
+    port, callback_port, token = _free_port(), _free_port(), uuid.uuid4().hex
+    url = f"http://127.0.0.1:{port}{BASE_URL.rstrip('/')}"
+    public = f"{url}/proxy/{callback_port}"  # what a browser uses to reach the kernel's callback server
+    proc, reader = _start_lab(
         tmp_path,
+        port,
+        token,
         {"CONNECT_NOTEBOOK_CALLBACK_PORT": str(callback_port), "CONNECT_NOTEBOOK_PUBLIC_URL": public},
         f"--ServerApp.base_url={BASE_URL}",
         f"--ServerApp.root_dir={tmp_path}",
     )
-    url = f"http://127.0.0.1:{port}{BASE_URL.rstrip('/')}"
     http = httpx.Client(headers={"Authorization": f"token {token}"}, timeout=TIMEOUT)
     try:
         assert http.get(f"{url}/api/status").status_code == 200
-        yield Lab(url, token, tmp_path / "jupyter" / "runtime", callback_port, public.format(port=port), http)
+        yield Lab(url, token, callback_port, public, http)
     finally:
         try:
             for kernel in http.get(f"{url}/api/kernels").json():
@@ -147,36 +173,39 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
 
 
 @pytest.fixture
-def kernel(lab: Lab) -> Iterator[BlockingKernelClient]:
-    """A kernel of that server (started over its REST API), driven with jupyter_client."""
+def kernel(lab: Lab) -> Iterator[Kernel]:
+    """A kernel of that server, started over its REST API (under the base URL)."""
     created = lab.http.post(f"{lab.url}/api/kernels", json={"name": "python3"})
     assert created.status_code == 201, created.text
-    kc = BlockingKernelClient(connection_file=str(lab.runtime_dir / f"kernel-{created.json()['id']}.json"))
-    kc.load_connection_file()
-    kc.start_channels()
+    kernel_id = created.json()["id"]
     try:
-        kc.wait_for_ready(timeout=TIMEOUT)
-        yield kc
+        ws = websocket.create_connection(
+            f"{lab.url.replace('http', 'ws', 1)}/api/kernels/{kernel_id}/channels",
+            header=[f"Authorization: token {lab.token}"],
+            timeout=TIMEOUT,
+        )
+        try:
+            yield Kernel(ws)
+        finally:
+            ws.close()
     finally:
-        kc.stop_channels()
-        assert lab.http.delete(f"{lab.url}/api/kernels/{created.json()['id']}").status_code == 204
+        assert lab.http.delete(f"{lab.url}/api/kernels/{kernel_id}").status_code == 204
 
 
 def test_callback_arrives_through_jupyter_server_proxy_and_stays_under_its_prefix(
-    lab: Lab, kernel: BlockingKernelClient
+    lab: Lab, kernel: Kernel
 ) -> None:
     proxied = lab.public_url
     assert proxied == f"{lab.url}/proxy/{lab.callback_port}"
 
     # The printed URLs are the proxied ones.
-    printed = lab.run(kernel, "%load_ext connect_notebook")
+    printed = kernel.run("%load_ext connect_notebook")
     assert f"Authorize URL:             {proxied}/connect/authorize\n" in printed
     assert f"Deauthorize Callback URL:  {proxied}/connect/deauthorize (POST)\n" in printed
 
     # The button issues a state; the embedded sandbox knows the proxied Authorize URL.
     info = json.loads(
-        lab.run(
-            kernel,
+        kernel.run(
             "import json, connect_notebook\n"
             "button = connect_notebook.connect_button()\n"
             "sb = connect_notebook._active.embedded_sandbox()\n"
@@ -189,17 +218,29 @@ def test_callback_arrives_through_jupyter_server_proxy_and_stays_under_its_prefi
     state = parse_qs(urlsplit(href).query)["state"][0]
     customer = info["customers"][1]
 
+    # Record the Host (and proxy prefix) of every request that reaches the callback server.
+    kernel.run(
+        "from connect_notebook import _callback\n"
+        "seen_hosts, _prepare = [], _callback._Page.prepare\n"
+        "def _spy(self):\n"
+        "    seen_hosts.append([self.request.host, self.request.headers.get('X-Forwarded-Prefix')])\n"
+        "    _prepare(self)\n"
+        "_callback._Page.prepare = _spy\n",
+    )
+
     # The customer authorizes on the sandbox's page (reached directly, as Twilio's would be).
     with httpx.Client(timeout=TIMEOUT) as anonymous:
-        decided = anonymous.post(href.partition("?")[0], data={"decision": "authorize", "AccountSid": customer, "state": state})
+        form = {"decision": "authorize", "AccountSid": customer, "state": state}
+        decided = anonymous.post(href.partition("?")[0], data=form)
         assert decided.status_code == 302, decided.text
         location = decided.headers["location"]
         assert location == f"{proxied}/connect/authorize?AccountSid={customer}&state={state}"
 
-        # Without the user's credentials the single-user server does not forward anything.
+        # Without the user's cookie or token the single-user server forwards nothing (it sends the
+        # browser to its login page), so the state is not used up and the session does not change.
         refused = anonymous.get(location)
-        assert refused.status_code in (302, 403), refused.status_code
-        assert "/connect/done" not in refused.headers.get("location", "")
+        assert refused.status_code == 302, refused.status_code
+        assert refused.headers["location"].startswith(f"{BASE_URL}login?next=")
 
     # The same callback with the user's credentials goes through the proxy to the kernel.
     landed = lab.http.get(location)
@@ -213,17 +254,34 @@ def test_callback_arrives_through_jupyter_server_proxy_and_stays_under_its_prefi
     assert done_url.startswith(f"{proxied}/connect/done?ref=")
     done = lab.http.get(done_url)
     assert done.status_code == 200
-    assert re.search(r"<h1>Connected: .+</h1>", done.text)
+    assert customer not in str(done.url)
 
-    # The session got the account; the widget says so.
-    assert lab.run(
-        kernel,
-        "s = connect_notebook.session()\nprint(s.current.sid, len(s), button._status_text.startswith('Connected: '))",
-    ) == f"{customer} 1 True\n"
+    # The session got the account (only that one); the widget and the done page name it.
+    session = json.loads(
+        kernel.run(
+            "s = connect_notebook.session()\n"
+            "print(json.dumps({'sids': [a.sid for a in s.accounts], 'name': s.current.friendly_name,\n"
+            "  'status': button._status_text, 'label': s.current.label}))\n",
+        )
+    )
+    assert session["sids"] == [customer]
+    assert f"<h1>Connected: {html.escape(session['name'])}</h1>" in done.text
+    assert session["status"] == f"Connected: {session['label']}"
 
     # A replay through the proxy is refused by the callback server itself (not by the proxy).
     replay = lab.http.get(location)
     assert replay.status_code == 400
     assert "already used" in replay.text
 
-    lab.run(kernel, "%unload_ext connect_notebook")
+    # What reached the callback server: the callback, the done page and the replay (the anonymous
+    # request never did), each marked as proxied. jupyter-server-proxy 4.6 does not rewrite Host: the
+    # server sees the lab's host:port, which passes its check because it is CONNECT_NOTEBOOK_PUBLIC_URL's.
+    # Were the proxy to rewrite it to the upstream's (localhost:<port>), the check would pass as well.
+    hosts = json.loads(kernel.run("print(json.dumps(seen_hosts))"))
+    assert len(hosts) == 3, hosts
+    allowed = {urlsplit(lab.url).netloc, f"localhost:{lab.callback_port}", f"127.0.0.1:{lab.callback_port}"}
+    for host, prefix in hosts:
+        assert host in allowed
+        assert prefix == f"{BASE_URL}proxy/{lab.callback_port}"
+
+    kernel.run("%unload_ext connect_notebook")
