@@ -159,7 +159,7 @@ class APIClient:
                 log.info(
                     "retrying %s %s after %s (attempt %d, waiting %.2fs)",
                     what,
-                    _display(url),
+                    url,
                     _describe(last),
                     attempt,
                     delay,
@@ -191,7 +191,7 @@ class APIClient:
         code = body.get("code") if isinstance(body.get("code"), int) else None
         api_message = body.get("message") if isinstance(body.get("message"), str) else None
         more_info = body.get("more_info") if isinstance(body.get("more_info"), str) else None
-        shown = _display(url)
+        shown = url
         if status == 401 and self.account_sid != self.app.account_sid:
             msg = (
                 f"Twilio refused the owner's Auth Token for account {self.account_sid} "
@@ -225,9 +225,9 @@ class APIClient:
 
     def _exhausted(self, url: str, what: str, last: Exception | None) -> Exception:
         tries = self.retry.attempts
-        shown = _display(url)
+        shown = url
         if isinstance(last, APIError):
-            last.args = (f"{last.args[0]} (still failing after {tries} tries of {what} {shown})",)
+            last.args = (f"{last.args[0]} (still failing after {tries} tries of this {what})",)
             return last
         msg = f"no usable answer for {what} {shown} after {tries} tries: {_describe(last)}"
         error = TransportError(msg)
@@ -244,11 +244,6 @@ class _NoThrottle:
 
 
 _NO_THROTTLE = _NoThrottle()
-
-
-def _display(url: str) -> str:
-    """The URL as it may be shown: it never holds credentials (httpx sends them in a header)."""
-    return url
 
 
 def _describe(exc: Exception | None) -> str:

@@ -32,6 +32,8 @@ from ._client import APIClient
 from ._config import DEFAULT_LOOKBACK_DAYS, ConnectApp, check_sid
 from ._exceptions import AuthorizationRevoked
 from ._frames import (
+    CALL_DIRECTIONS,
+    CALL_STATUSES,
     CALLS_SCHEMA,
     MESSAGES_SCHEMA,
     decode_alerts_page,
@@ -74,6 +76,25 @@ def _instant(value: Moment, name: str) -> datetime:
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     msg = f"{name} must be a datetime, a date or an ISO 8601 string, got {type(value).__name__}"
     raise TypeError(msg)
+
+
+def _checked_range(start: Moment | None, end: Moment | None) -> tuple[datetime | None, datetime | None]:
+    """Parse an optional ``[start, end)``; an end before its start is a ValueError, before any request."""
+    start_at = _instant(start, "start") if start is not None else None
+    end_at = _instant(end, "end") if end is not None else None
+    if start_at is not None and end_at is not None and end_at < start_at:
+        msg = f"end ({end_at.isoformat()}) is before start ({start_at.isoformat()})"
+        raise ValueError(msg)
+    return start_at, end_at
+
+
+def _choices(values: list[str] | None, allowed: Sequence[str], name: str) -> list[str] | None:
+    """Check filter values against the schema's Enum, so a typo is an error, not an empty frame."""
+    unknown = [v for v in values or () if v not in allowed]
+    if unknown:
+        msg = f"{name} must be one or more of {', '.join(allowed)}; got {', '.join(map(repr, unknown))}"
+        raise ValueError(msg)
+    return values
 
 
 def _days(start: datetime, end: datetime) -> list[date]:
@@ -150,7 +171,7 @@ def _load_days_checked(
 ) -> pl.DataFrame:
     app = app or active_app()
     sid = _account_sid(account)
-    workers = concurrency or app.concurrency
+    workers = app.concurrency if concurrency is None else concurrency
     if not 1 <= workers <= 64:
         msg = f"concurrency must be from 1 to 64, got {workers}"
         raise ValueError(msg)
@@ -278,8 +299,8 @@ def load_calls(
     APIError, TransportError
         Twilio kept failing after every retry; nothing partial is returned.
     """
-    statuses = _one_or_many(status)
-    directions = _one_or_many(direction)
+    statuses = _choices(_one_or_many(status), CALL_STATUSES, "status")
+    directions = _choices(_one_or_many(direction), CALL_DIRECTIONS, "direction")
     server = [(name, value) for name, value in (("To", to), ("From", from_)) if value is not None]
     if statuses is not None and len(statuses) == 1:
         server.append(("Status", statuses[0]))
@@ -338,6 +359,12 @@ def load_messages(
         )
         if start_at >= oldest:
             return None
+        if end is not None and _instant(end, "end") <= oldest:
+            msg = (
+                f"Twilio keeps messages for {MESSAGE_RETENTION_DAYS} days: nothing before {oldest.date()} "
+                f"can be loaded, and the range ends on {_instant(end, 'end').date()}"
+            )
+            raise ValueError(msg)
         if start is not None:
             message = (
                 f"Twilio keeps messages for {MESSAGE_RETENTION_DAYS} days: loading from "
@@ -381,12 +408,13 @@ def load_usage(
     """
     app = app or active_app()
     sid = _account_sid(account)
+    start_at, end_at = _checked_range(start, end)
     query = [("PageSize", str(PAGE_SIZE))]
-    if start is not None:
-        query.append(("StartDate", _instant(start, "start").date().isoformat()))
-    if end is not None:
+    if start_at is not None:
+        query.append(("StartDate", start_at.date().isoformat()))
+    if end_at is not None:
         # Twilio's EndDate is inclusive; ours, like every end here, is not.
-        query.append(("EndDate", (_instant(end, "end") - timedelta(microseconds=1)).date().isoformat()))
+        query.append(("EndDate", (end_at - timedelta(microseconds=1)).date().isoformat()))
     if category is not None:
         query.append(("Category", category))
     with APIClient(app, sid, retry=retry) as client:
@@ -412,10 +440,11 @@ def load_alerts(
     """Load Monitor alerts (the debugger log; Twilio keeps the last 30 days), schema ``ALERTS_SCHEMA``."""
     app = app or active_app()
     sid = _account_sid(account)
+    start_at, end_at = _checked_range(start, end)
     query = [("PageSize", str(PAGE_SIZE))]
-    for name, value in (("StartDate", start), ("EndDate", end)):
-        if value is not None:
-            query.append((name, _instant(value, name.lower()).strftime("%Y-%m-%dT%H:%M:%SZ")))
+    for name, moment in (("StartDate", start_at), ("EndDate", end_at)):
+        if moment is not None:
+            query.append((name, moment.strftime("%Y-%m-%dT%H:%M:%SZ")))
     if log_level is not None:
         query.append(("LogLevel", log_level))
     with APIClient(app, sid, retry=retry) as client:

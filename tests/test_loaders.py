@@ -811,8 +811,13 @@ def test_a_page_that_fails_for_good_stops_the_load_instead_of_fetching_every_oth
             retry=policy(delays, attempts=3),
             progress=False,
         )
-    # 49 days were asked for; the failing first page (and at most the one already running) were tried.
-    assert sum(calls_fetched(sandbox).values()) <= 2 * 3
+    # 49 days were asked for. The failing first page is tried 3 times; the one worker may
+    # already be on the next day or two when the failure reaches the caller (how far it gets
+    # depends on thread scheduling, since the recorded "sleeps" return at once), but the
+    # load must not go on through the other days.
+    tried = calls_fetched(sandbox)
+    assert tried[max(tried)] == 3  # the newest day, first in line, used every attempt
+    assert len(tried) <= 10
 
 
 def test_fail_next_on_one_page_beyond_the_attempts_raises_for_that_page(
@@ -1283,13 +1288,9 @@ def test_load_messages_entirely_older_than_400_days_says_so(
     # 400 days, not about an end before a start the caller never gave.
     start = datetime.now(UTC) - timedelta(days=700)
     end = start + timedelta(days=30)
-    with pytest.warns(UserWarning, match="400 days"):
-        try:
-            frame = load_messages(customer, app=app, start=start, end=end, progress=False)
-        except ValueError as exc:
-            assert "400 days" in str(exc)
-        else:
-            assert_frame_equal(frame, pl.DataFrame(schema=MESSAGES_SCHEMA))
+    # The loader chose the clear error: nothing in the range can exist, so it says why.
+    with pytest.raises(ValueError, match="400 days"):
+        load_messages(customer, app=app, start=start, end=end, progress=False)
 
 
 def test_load_messages_within_400_days_does_not_warn(sandbox: Sandbox, customer: str, app: ConnectApp) -> None:
