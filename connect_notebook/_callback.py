@@ -316,7 +316,9 @@ class CallbackServer:
         if self._public_url:
             from urllib.parse import urlsplit
 
-            hosts.add(urlsplit(self._public_url).netloc.lower())
+            netloc = urlsplit(self._public_url).netloc.lower()
+            if netloc:
+                hosts.add(netloc)
         return hosts
 
     @property

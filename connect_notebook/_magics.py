@@ -81,6 +81,10 @@ def _public_url(port: int) -> str | None:
         or os.environ.get("JUPYTERHUB_HOST")
         or ""
     ).rstrip("/")
+    if not origin.startswith(("http://", "https://")):
+        # Without the hub's public address the URL would be relative: unusable on a Connect App.
+        log.warning("behind JupyterHub, but its public URL is unknown: set CONNECT_NOTEBOOK_PUBLIC_URL")
+        return None
     base = os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/")
     if origin.endswith("/hub"):
         origin = origin[: -len("/hub")]
@@ -235,6 +239,11 @@ def load_ipython_extension(ipython: Any) -> None:
     print(f"Deauthorize Callback URL:  {ext.server.deauthorize_callback_url} (POST)")
     if not ext.on_sandbox and os.environ.get("CONNECT_NOTEBOOK_REGISTER_CALLBACK") != "1":
         print("Register both on the Connect App, or run connect_notebook.active_app().register_callback().")
+    if os.environ.get("JUPYTERHUB_SERVICE_PREFIX") and ext.server.public_url.startswith("http://127.0.0.1"):
+        print(
+            "Behind JupyterHub, but its public URL is unknown: set CONNECT_NOTEBOOK_PUBLIC_URL to the proxied "
+            "address of this port, or paste the AccountSid under the button."
+        )
 
 
 def unload_ipython_extension(ipython: Any) -> None:

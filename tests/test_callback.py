@@ -133,6 +133,41 @@ def snapshot(session: Session, sandbox: Sandbox) -> list[ConnectedAccount]:
     return [a for a in map(session.get, sandbox.customer_account_sids) if a is not None]
 
 
+# -- state tokens on their own --
+
+
+def test_state_tokens_are_unguessable_and_distinct() -> None:
+    tokens = StateTokens()
+    issued = {tokens.issue() for _ in range(200)}
+    assert len(issued) == 200
+    assert min(len(t) for t in issued) >= 32  # 24 random bytes, URL-safe base64
+
+
+def test_state_token_is_used_up_by_consume_but_not_by_check(clock: FakeClock) -> None:
+    tokens = StateTokens(ttl=TTL, clock=clock)
+    token = tokens.issue()
+    assert tokens.check(token) == "ok"
+    assert tokens.check(token) == "ok"
+    assert tokens.consume(token) == "ok"
+    assert tokens.consume(token) == "used"
+    assert tokens.check(token) == "used"
+
+
+def test_expired_state_token_cannot_be_consumed(clock: FakeClock) -> None:
+    tokens = StateTokens(ttl=TTL, clock=clock)
+    token = tokens.issue()
+    clock.advance(TTL + 0.001)
+    assert tokens.consume(token) == "expired"
+
+
+def test_oldest_state_tokens_are_dropped_beyond_the_limit(clock: FakeClock) -> None:
+    tokens = StateTokens(ttl=TTL, clock=clock)
+    oldest = tokens.issue()
+    newest = [tokens.issue() for _ in range(StateTokens.LIMIT)]
+    assert tokens.check(oldest) == "unknown"
+    assert tokens.check(newest[0]) == "ok"
+
+
 # -- the approved flow --
 
 
@@ -203,6 +238,40 @@ def test_declined_on_the_sandbox_page_says_declined_and_tells_the_listener(
     assert events.names == ["declined"]
 
 
+@pytest.mark.parametrize(
+    "state",
+    [
+        pytest.param(None, id="missing"),
+        pytest.param("never-issued", id="never-issued"),
+    ],
+)
+def test_decline_without_a_state_issued_here_is_a_400_and_tells_no_listener(
+    state: str | None,
+    sandbox: Sandbox,
+    callback_server: CallbackServer,
+    session: Session,
+    events: Events,
+    browser: httpx.Client,
+) -> None:
+    # Otherwise any page could make a waiting notebook believe the customer declined.
+    params = [("error", "unauthorized_client")] + ([("state", state)] if state else [])
+    response = authorize_callback(browser, callback_server, params)
+    assert response.status_code == 400
+    assert reason(response)
+    assert events.names == []
+
+
+def test_replayed_decline_is_a_400(
+    sandbox: Sandbox, callback_server: CallbackServer, events: Events, browser: httpx.Client
+) -> None:
+    params = [("error", "unauthorized_client"), ("state", callback_server.tokens.issue())]
+    assert authorize_callback(browser, callback_server, params).status_code == 200
+    replay = authorize_callback(browser, callback_server, params)
+    assert replay.status_code == 400
+    assert "already used" in reason(replay)
+    assert events.names == ["declined"]
+
+
 def test_unexpected_error_value_is_a_400_page(
     sandbox: Sandbox, callback_server: CallbackServer, session: Session, events: Events, browser: httpx.Client
 ) -> None:
@@ -232,7 +301,8 @@ def test_unexpected_error_value_is_a_400_page(
 )
 def test_malformed_account_sid_is_a_400_page_and_leaves_the_state_usable(
     sid: str | None,
-    sandbox: Sandbox, callback_server: CallbackServer,
+    sandbox: Sandbox,
+    callback_server: CallbackServer,
     session: Session,
     events: Events,
     browser: httpx.Client,
@@ -248,7 +318,12 @@ def test_malformed_account_sid_is_a_400_page_and_leaves_the_state_usable(
 
 
 def test_missing_state_is_a_400_page(
-    authorized: str, sandbox: Sandbox, callback_server: CallbackServer, session: Session, events: Events, browser: httpx.Client
+    authorized: str,
+    sandbox: Sandbox,
+    callback_server: CallbackServer,
+    session: Session,
+    events: Events,
+    browser: httpx.Client,
 ) -> None:
     response = authorize_callback(browser, callback_server, [("AccountSid", authorized)])
     assert response.status_code == 400
@@ -293,7 +368,8 @@ def test_replayed_state_for_another_account_does_not_connect_it(
 
 def test_expired_state_is_a_400_page(
     authorized: str,
-    sandbox: Sandbox, callback_server: CallbackServer,
+    sandbox: Sandbox,
+    callback_server: CallbackServer,
     clock: FakeClock,
     session: Session,
     events: Events,
@@ -329,7 +405,8 @@ def test_state_just_inside_its_lifetime_is_accepted(
 def test_foreign_state_is_a_400_page(
     make_state: Callable[[], str],
     authorized: str,
-    sandbox: Sandbox, callback_server: CallbackServer,
+    sandbox: Sandbox,
+    callback_server: CallbackServer,
     session: Session,
     events: Events,
     browser: httpx.Client,
@@ -407,7 +484,8 @@ def test_duplicated_parameter_is_a_400_page(
 def test_unexpected_host_header_is_a_400_page_and_changes_nothing(
     host: Callable[[int], str],
     authorized: str,
-    sandbox: Sandbox, callback_server: CallbackServer,
+    sandbox: Sandbox,
+    callback_server: CallbackServer,
     session: Session,
     events: Events,
     browser: httpx.Client,
@@ -661,9 +739,7 @@ def test_every_page_sends_no_referrer_and_no_store(
         pytest.param("/favicon.ico", id="favicon"),
     ],
 )
-def test_unknown_path_is_a_404_page(
-    path: str, callback_server: CallbackServer, browser: httpx.Client
-) -> None:
+def test_unknown_path_is_a_404_page(path: str, callback_server: CallbackServer, browser: httpx.Client) -> None:
     response = browser.get(f"{callback_server.public_url}{path}")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,9 +137,7 @@ def test_sandbox_command_passes_fault_options_to_the_sandbox() -> None:
     ids=["probability", "concurrency", "now", "customers", "authorize"],
 )
 def test_sandbox_command_rejects_bad_options_with_a_clear_message(args: list[str], message: str) -> None:
-    result = subprocess.run(
-        [*CLI, "sandbox", "--port", "0", *args], capture_output=True, text=True, timeout=60
-    )
+    result = subprocess.run([*CLI, "sandbox", "--port", "0", *args], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr
@@ -149,9 +148,7 @@ def test_sandbox_command_on_a_taken_port_names_the_port_and_the_option() -> None
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            [*CLI, "sandbox", "--port", str(port)], capture_output=True, text=True, timeout=60
-        )
+        result = subprocess.run([*CLI, "sandbox", "--port", str(port)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert f"127.0.0.1:{port}" in result.stderr
     assert "--port" in result.stderr
@@ -257,6 +254,7 @@ def test_lab_starts_jupyterlab_whose_kernels_reach_the_sandbox_without_configura
             str(ROOT / "notebooks"),
             "--",
             f"--IdentityProvider.token={token}",
+            "--ServerApp.log_level=DEBUG",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -266,13 +264,13 @@ def test_lab_starts_jupyterlab_whose_kernels_reach_the_sandbox_without_configura
     )
     try:
         _read_until(proc.stdout, r"Starting JupyterLab")
-        _read_until(proc.stderr, rf"http://127\.0\.0\.1:{port}/lab", limit=500)
+        # The "is running at" line comes before the port is bound; extensions start after it.
+        _read_until(proc.stderr, r"jupyterlab \| extension was successfully started", limit=5000)
+        threading.Thread(target=proc.stderr.read, name="lab-log-drain", daemon=True).start()
         base = f"http://127.0.0.1:{port}"
         status = httpx.get(f"{base}/api/status", headers={"Authorization": f"token {token}"})
         assert status.status_code == 200
-        contents = httpx.get(
-            f"{base}/api/contents/quickstart.ipynb", headers={"Authorization": f"token {token}"}
-        )
+        contents = httpx.get(f"{base}/api/contents/quickstart.ipynb", headers={"Authorization": f"token {token}"})
         assert contents.status_code == 200
         printed = asyncio.run(
             _execute(

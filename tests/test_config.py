@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from connect_notebook import ConfigError, ConnectApp, active_app, use_app
-from connect_notebook import _active
+from connect_notebook import ConfigError, ConnectApp, _active, active_app, use_app
 from connect_notebook._config import (
     DEFAULT_API_URL,
     DEFAULT_AUTHORIZE_BASE_URL,

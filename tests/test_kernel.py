@@ -53,7 +53,6 @@ class Execution:
     msg_id: str
     stdout: str = ""
     errors: list[str] = field(default_factory=list)
-    messages: list[dict[str, Any]] = field(default_factory=list)
     done: bool = False
 
 
@@ -62,7 +61,6 @@ class Kernel:
 
     def __init__(self, kc: BlockingKernelClient) -> None:
         self.kc = kc
-        self.comm_updates: list[dict[str, Any]] = []  # every comm_msg "update" seen, in order
 
     def start(self, code: str) -> Execution:
         return Execution(self.kc.execute(code, store_history=False, allow_stdin=False))
@@ -75,10 +73,7 @@ class Kernel:
             except queue.Empty:
                 pytest.fail(f"no iopub message within {timeout}s; so far: {execution.stdout!r}")
             mtype, content = msg["msg_type"], msg["content"]
-            if mtype == "comm_msg" and content.get("data", {}).get("method") == "update":
-                self.comm_updates.append(msg)
             if msg["parent_header"].get("msg_id") == execution.msg_id:
-                execution.messages.append(msg)
                 if mtype == "stream":
                     execution.stdout += content["text"]
                 elif mtype == "error":
@@ -91,8 +86,11 @@ class Kernel:
 
     def finish(self, execution: Execution) -> Execution:
         self.pump(execution)
-        reply = self.kc.get_shell_msg(timeout=TIMEOUT)
-        assert reply["parent_header"]["msg_id"] == execution.msg_id
+        while True:  # skip stray replies (wait_for_ready may have sent kernel_info more than once)
+            reply = self.kc.get_shell_msg(timeout=TIMEOUT)
+            if reply["parent_header"].get("msg_id") == execution.msg_id:
+                break
+        assert reply["content"]["status"] == ("error" if execution.errors else "ok")
         return execution
 
     def run(self, code: str) -> str:

@@ -157,11 +157,10 @@ def test_unsubscribed_listener_hears_nothing_more(session: Session) -> None:
     assert recorder.seen == [("connected", A)]
 
 
-def test_a_raising_listener_does_not_stop_the_others(
-    session: Session, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_raising_listener_does_not_stop_the_others(session: Session, caplog: pytest.LogCaptureFixture) -> None:
     def broken(event: str, acct: ConnectedAccount | None) -> None:
-        raise RuntimeError("listener bug")
+        msg = "listener bug"
+        raise RuntimeError(msg)
 
     first, last = Recorder(), Recorder()
     session.subscribe(first)
@@ -291,9 +290,7 @@ def test_session_file_without_read_permission_is_ignored_with_a_warning(
     assert any(str(path) in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
 
 
-def test_default_session_file_is_under_the_user_config_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_default_session_file_is_under_the_user_config_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     owner, app = "AC" + "1" * 24 + "abcdef12", "CN" + "2" * 24 + "34567890"
     where = default_session_file(owner, app)

@@ -10,7 +10,7 @@ from html import unescape
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import ipywidgets as widgets
+import ipywidgets as widgets  # type: ignore[import-untyped]  # ipywidgets ships no type information
 import pytest
 
 from connect_notebook._active import app_for_sandbox
