@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._config import ENV_VARS, ConnectApp
 from ._exceptions import ConfigError
@@ -38,6 +38,8 @@ _active: ConnectApp | None = None
 _embedded: Sandbox | None = None
 # Called with an AccountSid when Twilio refuses the owner's token for it (the extension's session).
 revocation_listeners: list[Callable[[str], object]] = []
+# The extension's session.current, while the extension is loaded.
+connected_account: Callable[[], Any] | None = None
 _CREDENTIALS = (
     "CONNECT_NOTEBOOK_ACCOUNT_SID",
     "CONNECT_NOTEBOOK_AUTH_TOKEN",
@@ -117,12 +119,19 @@ def notify_revoked(account_sid: str) -> None:
 
 
 def default_customer() -> str:
-    """The account a report uses when none is given: the embedded sandbox's first customer.
+    """The account a report uses when none is given.
 
-    Raises ``ConfigError`` on a real Twilio app, where guessing would be wrong.
+    The account connected last in this kernel; else, on a sandbox, its first
+    customer (pre-authorized there). Raises ``ConfigError`` on a real Twilio app
+    with nothing connected, where guessing would be wrong.
     """
+    connected = connected_account() if connected_account is not None else None
+    if connected is not None:
+        return str(connected.sid)
     app = active_app()
     if is_embedded_sandbox(app):
         return _embedded_sandbox().customer_account_sids[0]
+    if customers := os.environ.get("CONNECT_NOTEBOOK_SANDBOX_CUSTOMERS"):
+        return customers.split(",")[0]
     msg = "pass account='AC…' (a customer that authorized the Connect App); there is no default on real Twilio"
     raise ConfigError(msg)

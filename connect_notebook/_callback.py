@@ -299,6 +299,11 @@ class CallbackServer:
         """Base URL of this server as Twilio and browsers reach it."""
         return self._public_url or f"http://127.0.0.1:{self.port}"
 
+    @public_url.setter
+    def public_url(self, url: str | None) -> None:
+        # Settable after start(): a proxied URL names the port, known only once bound.
+        self._public_url = url.rstrip("/") if url else None
+
     @property
     def authorize_callback_url(self) -> str:
         """The Connect App's Authorize URL for this kernel."""

@@ -28,7 +28,9 @@ def _sandbox_env(sb: object) -> dict[str, str]:
         "CONNECT_NOTEBOOK_API_URL": sb.api_url,
         "CONNECT_NOTEBOOK_MONITOR_URL": sb.monitor_url,
         "CONNECT_NOTEBOOK_AUTHORIZE_BASE_URL": sb.url,
-        "CONNECT_NOTEBOOK_SANDBOX_CUSTOMERS": ",".join(sorted(sb.state.authorizations)),
+        "CONNECT_NOTEBOOK_SANDBOX_CUSTOMERS": ",".join(sb.customer_account_sids),
+        # The lab's sandbox is ours to configure: %load_ext registers the kernel's callback on it.
+        "CONNECT_NOTEBOOK_REGISTER_CALLBACK": "1",
     }
     assert set(env) <= _ENV_NAMES, "every variable must be listed in _config.ENV_VARS"
     return env

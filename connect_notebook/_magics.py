@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from . import _active
 from ._active import active_app, is_embedded_sandbox, revocation_listeners, use_app
 from ._callback import CallbackServer
 from ._client import APIClient
@@ -144,7 +145,6 @@ def start(app: ConnectApp | None = None) -> _Extension:
             auth_token=app.auth_token,
             connect_app_sid=app.connect_app_sid,
             port=port,
-            public_url=_public_url(port),
         )
         try:
             server.start()
@@ -155,6 +155,7 @@ def start(app: ConnectApp | None = None) -> _Extension:
                 "port (and register the new Authorize URL), then load the extension again"
             )
             raise ConfigError(msg) from None
+        server.public_url = _public_url(server.port)
         if on_sandbox or os.environ.get("CONNECT_NOTEBOOK_REGISTER_CALLBACK") == "1":
             try:
                 register_callback(
@@ -165,6 +166,7 @@ def start(app: ConnectApp | None = None) -> _Extension:
                 raise
         use_app(app)
         revocation_listeners.append(session.revoke)
+        _active.connected_account = lambda: session.current
         _ext = _Extension(app, session, server, on_sandbox)
         return _ext
 
@@ -179,6 +181,7 @@ def stop() -> None:
     ext.server.stop()
     if ext.session.revoke in revocation_listeners:
         revocation_listeners.remove(ext.session.revoke)
+    _active.connected_account = None
     use_app(None)
 
 

@@ -59,7 +59,8 @@ def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A headless IPython shell; the extension is unloaded and the active app forgotten afterwards."""
     monkeypatch.setenv("CONNECT_NOTEBOOK_CALLBACK_PORT", "0")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    shell = globalipapp.get_ipython()  # type: ignore[no-untyped-call]  # IPython is untyped; the module swaps in the real one after the first call
+    # IPython is untyped; globalipapp swaps in the real get_ipython after the first call, so call it via the module.
+    shell = globalipapp.get_ipython()  # type: ignore[no-untyped-call]
     use_app(None)
     try:
         yield shell
