@@ -95,6 +95,20 @@ def _period(calls: pl.DataFrame, column: str, every: Every, tz: str) -> pl.Expr:
     return pl.col(column).dt.convert_time_zone(tz).dt.truncate(_EVERY[every])
 
 
+def _time_axis(every: Every, tz: str) -> Any:
+    return alt.X("period:T", timeUnit=_TIME_UNIT[every], title=f"{every.capitalize()} ({tz})")
+
+
+def _counts_over_time(frame: pl.DataFrame, column: str, by: str, name: str, every: Every, tz: str) -> pl.DataFrame:
+    """Rows per period and ``by`` value, sorted, periods as UTC-scale strings."""
+    return (
+        frame.group_by(_period(frame, column, every, tz).alias("period"), pl.col(by).cast(pl.String))
+        .agg(pl.len().alias(name))
+        .sort("period", by)
+        .with_columns(_utc_string(pl.col("period")).alias("period"))
+    )
+
+
 def _parents(calls: pl.DataFrame) -> pl.DataFrame:
     """Call attempts: the parent legs (a forwarded call's agent leg is not a second call)."""
     return calls.filter(pl.col("parent_call_sid").is_null())
@@ -102,18 +116,12 @@ def _parents(calls: pl.DataFrame) -> pl.DataFrame:
 
 def calls_over_time(calls: pl.DataFrame, *, every: Every = "day", tz: str = "UTC") -> Any:
     """Calls per hour / day / week, stacked by final status (parent legs only)."""
-    data = (
-        _parents(calls)
-        .group_by(_period(calls, "start_time", every, tz).alias("period"), pl.col("status").cast(pl.String))
-        .agg(pl.len().alias("calls"))
-        .sort("period", "status")
-        .with_columns(_utc_string(pl.col("period")).alias("period"))
-    )
+    data = _counts_over_time(_parents(calls), "start_time", "status", "calls", every, tz)
     chart = (
         _chart(data)
         .mark_bar()
         .encode(
-            x=alt.X("period:T", timeUnit=_TIME_UNIT[every], title=f"{every.capitalize()} ({tz})"),
+            x=_time_axis(every, tz),
             y=alt.Y("calls:Q", title="Calls", stack="zero"),
             color=alt.Color(
                 "status:N",
@@ -307,7 +315,7 @@ def cost_over_time(calls: pl.DataFrame, *, every: Every = "day", tz: str = "UTC"
         _chart(data)
         .mark_area(line={"color": "#f22f46"}, color="#fde4e7")
         .encode(
-            x=alt.X("period:T", timeUnit=_TIME_UNIT[every], title=f"{every.capitalize()} ({tz})"),
+            x=_time_axis(every, tz),
             y=alt.Y("cost:Q", title=f"Cost ({unit})"),
             tooltip=[alt.Tooltip("period:T", timeUnit=_TIME_UNIT[every]), alt.Tooltip("cost:Q", format=",.2f")],
         )
@@ -370,19 +378,12 @@ def top_counterparts(calls: pl.DataFrame, *, n: int = 10) -> Any:
 
 def messages_over_time(messages: pl.DataFrame, *, every: Every = "day", tz: str = "UTC") -> Any:
     """Messages per hour / day / week, stacked by direction."""
-    data = (
-        messages.group_by(
-            _period(messages, "date_sent", every, tz).alias("period"), pl.col("direction").cast(pl.String)
-        )
-        .agg(pl.len().alias("messages"))
-        .sort("period", "direction")
-        .with_columns(_utc_string(pl.col("period")).alias("period"))
-    )
+    data = _counts_over_time(messages, "date_sent", "direction", "messages", every, tz)
     chart = (
         _chart(data)
         .mark_bar()
         .encode(
-            x=alt.X("period:T", timeUnit=_TIME_UNIT[every], title=f"{every.capitalize()} ({tz})"),
+            x=_time_axis(every, tz),
             y=alt.Y("messages:Q", title="Messages", stack="zero"),
             color=alt.Color("direction:N", title="Direction"),
             order=alt.Order("direction:N"),
