@@ -138,12 +138,34 @@ class _Cache:
     def write(self, day: date, frame: pl.DataFrame) -> None:
         path = self.path(day)
         path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        temp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex}.tmp")
         try:
             frame.write_parquet(temp)
+            fd = os.open(temp, os.O_RDONLY)
+            try:
+                os.fsync(fd)  # on disk before it gets the real name, so a power cut cannot leave it half there
+            finally:
+                os.close(fd)
             os.replace(temp, path)  # atomic: readers see the old file or the new one
         finally:
             temp.unlink(missing_ok=True)
+        # Temp files of writers killed before their rename (their process is gone): the day is whole now.
+        for stale in path.parent.glob(f".{path.name}.*-*.tmp"):
+            if not _alive(int(stale.name.split(".")[-2].split("-")[0] or 0)):
+                stale.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _progress(total: int, unit: str, enabled: bool, description: str) -> Any:
