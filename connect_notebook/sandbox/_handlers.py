@@ -576,7 +576,10 @@ class UsageRecordsHandler(APIHandler):
         if end < start:
             msg = f"EndDate {end} is before StartDate {start}"
             raise bad_request(msg)
-        periods = self._periods(kind, start, end)
+        # Usage exists only while the account has history; clamping also bounds the work
+        # (a StartDate of 0001-01-01 must not build two million empty daily records).
+        start, end = max(start, first), min(end, last)
+        periods = self._periods(kind, start, end) if start <= end else []
         category = params.get("Category")
         categories = [c for c in sorted(_USAGE_CATEGORIES) if category in (None, c)]
         as_of = datetime.fromtimestamp(data.timeline.now, UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
@@ -598,11 +601,11 @@ class UsageRecordsHandler(APIHandler):
         value = params.get(name)
         if value is None or value == "":
             return None
-        if m := _relative_days(value):
-            return today + timedelta(days=m)
         try:
+            if (m := _relative_days(value)) is not None:
+                return today + timedelta(days=m)
             return date.fromisoformat(value)
-        except ValueError:
+        except (ValueError, OverflowError):
             msg = f"{name} must be YYYY-MM-DD or an offset such as -30days, got {value[:40]!r}"
             raise bad_request(msg) from None
 
@@ -615,6 +618,9 @@ class UsageRecordsHandler(APIHandler):
             periods = []
             p = start
             while p <= end:
+                if p.year == date.max.year and (kind == "Yearly" or p.month == 12):
+                    periods.append((p, end))  # nothing follows 9999-12
+                    break
                 nxt = _next_month(p) if kind == "Monthly" else date(p.year + 1, 1, 1)
                 periods.append((p, min(nxt - timedelta(days=1), end)))
                 p = nxt

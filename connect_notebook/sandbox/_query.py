@@ -123,16 +123,21 @@ def parse_date(name: str, value: str) -> date:
             moment = moment.replace(tzinfo=UTC)
         elif re.match(r"[A-Za-z]{3}, ", text):
             moment = email.utils.parsedate_to_datetime(text)
+            # email.utils reads years below 100 as 19xx/20xx ("0001" becomes 2001): refuse, don't guess.
+            year = re.search(r"\b(\d{4})\b", text)
+            if moment is not None and (year is None or int(year.group(1)) != moment.year):
+                moment = None
     except (ValueError, TypeError, OverflowError):
         moment = None
-    if moment is None:
-        msg = (
-            f"{name} must be a date such as 2024-01-31 (UTC), an ISO 8601 time or an RFC 2822 date, got {value[:40]!r}"
-        )
-        raise bad_request(msg)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).date()
+    if moment is not None:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        try:
+            return moment.astimezone(UTC).date()
+        except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00 is past the last representable day
+            pass
+    msg = f"{name} must be a date such as 2024-01-31 (UTC), an ISO 8601 time or an RFC 2822 date, got {value[:40]!r}"
+    raise bad_request(msg)
 
 
 @dataclass(frozen=True)
