@@ -26,6 +26,7 @@ __all__ = [
     "ConnectApp",
     "EnvVar",
     "check_sid",
+    "shown",
 ]
 
 DEFAULT_API_URL = "https://api.twilio.com"
@@ -92,17 +93,25 @@ ENV_VARS = (
 def check_sid(value: object, prefix: str, what: str) -> str:
     """Return ``value`` if it is ``prefix`` + 32 hex digits, else raise ``ConfigError`` saying so."""
     if not isinstance(value, str) or re.fullmatch(prefix + r"[0-9a-fA-F]{32}", value) is None:
-        # Show only the start: a token pasted into the wrong field must not be echoed.
-        shown = repr(value)[:5] + "…'" if isinstance(value, str) and len(value) > 4 else repr(value)
-        msg = f"{what} must be {prefix!r} followed by 32 hex digits, got {shown}; copy it from the Twilio Console"
+        msg = (
+            f"{what} must be {prefix!r} followed by 32 hex digits, got {shown(value)}; copy it from the Twilio Console"
+        )
         raise ConfigError(msg)
     return value
+
+
+def shown(value: object) -> str:
+    """A value for an error message, cut short: a token pasted into the wrong field must not be echoed."""
+    return repr(value)[:5] + "…'" if isinstance(value, str) and len(value) > 4 else repr(value)
 
 
 def _check_url(value: str, name: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        msg = f"{name} must be an absolute http(s) URL, got {value!r}"
+        msg = f"{name} must be an absolute http(s) URL such as https://api.twilio.com, got {shown(value)}"
+        raise ConfigError(msg)
+    if parts.username is not None or parts.password is not None:
+        msg = f"{name} must not contain a user name or password; the Auth Token goes in CONNECT_NOTEBOOK_AUTH_TOKEN"
         raise ConfigError(msg)
     return value.rstrip("/")
 

@@ -20,7 +20,7 @@ from . import _active
 from ._active import active_app, is_embedded_sandbox, revocation_listeners, use_app
 from ._callback import CallbackServer
 from ._client import APIClient
-from ._config import ConnectApp, check_sid
+from ._config import ConnectApp, check_sid, shown
 from ._exceptions import ConfigError, ConnectNotebookError, NotFoundError
 from ._session import ConnectedAccount, Session, default_session_file
 from ._widget import ConnectButton
@@ -97,7 +97,7 @@ def _port() -> int:
     if not raw:
         return DEFAULT_CALLBACK_PORT
     if not raw.isdigit() or not 0 <= int(raw) <= 65535:
-        msg = f"CONNECT_NOTEBOOK_CALLBACK_PORT must be a port number, got {raw!r}"
+        msg = f"CONNECT_NOTEBOOK_CALLBACK_PORT must be a port number, got {shown(raw)}"
         raise ConfigError(msg)
     return int(raw)
 

@@ -126,6 +126,8 @@ class ConnectButton(widgets.VBox):  # type: ignore[misc]  # VBox is untyped (Any
 
     def _use_pasted(self) -> None:
         sid = self.paste.value.strip()
+        # The box is synced widget state (and saved in notebooks): never keep what was pasted.
+        self.paste.value = ""
         if not re.fullmatch(r"AC[0-9a-fA-F]{32}", sid):
             self._show("That is not an AccountSid ('AC' and 32 hex digits)", _TWILIO_RED)
             return
@@ -138,7 +140,6 @@ class ConnectButton(widgets.VBox):  # type: ignore[misc]  # VBox is untyped (Any
         except ConnectNotebookError as exc:
             self._show(f"Could not check the account: {exc}", _TWILIO_RED)
             return
-        self.paste.value = ""
         self._session.add(account)
 
     # -- waiting --
