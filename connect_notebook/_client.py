@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Self, TypeVar
@@ -91,17 +92,31 @@ class APIClient:
         self.account_sid = check_sid(account_sid, "AC", "account_sid")
         self.retry = retry or RetryPolicy()
         self.throttle = throttle
-        self._http = httpx.Client(
-            auth=(account_sid, app.auth_token),
-            timeout=timeout,
-            headers={"Accept": "application/json", "User-Agent": f"connect_notebook/{__version__}"},
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
-            transport=transport,
-        )
+        self._options: dict[str, Any] = {
+            "auth": (account_sid, app.auth_token),
+            "timeout": timeout,
+            "headers": {"Accept": "application/json", "User-Agent": f"connect_notebook/{__version__}"},
+            "limits": httpx.Limits(max_connections=64, max_keepalive_connections=64),
+            "transport": transport,
+            # Loading CA certificates costs tens of milliseconds: only when a URL is https.
+            "verify": any(u.startswith("https:") for u in (app.api_url, app.monitor_url)),
+        }
+        self._client: httpx.Client | None = None
+        self._client_lock = threading.Lock()
+
+    @property
+    def _http(self) -> httpx.Client:
+        """The connection pool, made on first use: a load served from its cache never needs one."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = httpx.Client(**self._options)
+            return self._client
 
     def close(self) -> None:
         """Close the connection pool."""
-        self._http.close()
+        with self._client_lock:
+            if self._client is not None:
+                self._client.close()
 
     def __enter__(self) -> Self:
         return self
