@@ -56,9 +56,7 @@ def main() -> None:
             days = [date(2026, 11, 1) - timedelta(days=i) for i in range(1, 91)]
             t = time.perf_counter()
             with ThreadPoolExecutor(8) as pool:
-                results = list(
-                    pool.map(lambda d: page_through(client, f"{base}?PageSize=1000&StartTime={d}"), days)
-                )
+                results = list(pool.map(lambda d: page_through(client, f"{base}?PageSize=1000&StartTime={d}"), days))
             rows.append(
                 (
                     "warm, 8 clients by day",
