@@ -9,37 +9,22 @@ after bounded retries. No test sleeps: retries record their delays instead.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
 QUICK_LOADS = 20
 # A seed whose 20 loads include retries exhausted by seeded (timing-independent) faults,
 # so both outcomes, equal and clear error, are exercised.
 QUICK_SEED = 1
 
 
-def load_bench(name: str) -> ModuleType:
-    """Import ``bench/<name>.py`` (a folder of scripts, not a package) under a private name."""
-    module_name = f"_bench_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, BENCH / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def chaos() -> ModuleType:
-    return load_bench("chaos_loads")
+    from bench import chaos_loads
+
+    return chaos_loads
 
 
 @pytest.fixture(scope="module")

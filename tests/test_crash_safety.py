@@ -11,35 +11,20 @@ the days the cache lacked.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
 QUICK_POINTS = 3
 QUICK_SEED = 1
 
 
-def load_bench(name: str) -> ModuleType:
-    """Import ``bench/<name>.py`` (a folder of scripts, not a package) under a private name."""
-    module_name = f"_bench_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, BENCH / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def crash() -> ModuleType:
-    return load_bench("chaos_crash")
+    from bench import chaos_crash
+
+    return chaos_crash
 
 
 @pytest.fixture(scope="module")

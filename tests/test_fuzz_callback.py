@@ -11,36 +11,17 @@ connect or revoke an account.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from bench import chaos_fuzz as chaos
 from connect_notebook.sandbox import Sandbox
 
 REQUESTS = 1_000
 SEED = 2026
 NOW = "2026-11-01T12:00:00+00:00"
-
-
-def _load_fuzzer() -> ModuleType:
-    # bench/ is a folder of scripts, not a package: load the fuzzer from its file, once.
-    name = "bench_chaos_fuzz"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "bench" / "chaos_fuzz.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look their module up while the classes are built
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-chaos = _load_fuzzer()
 
 
 @pytest.fixture(scope="module")

@@ -14,37 +14,22 @@ quickstart notebook in a kernel (about 3 s).
 from __future__ import annotations
 
 import base64
-import importlib.util
 import io
 import os
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
+from bench import chaos_secrets as chaos
 from connect_notebook.sandbox import Sandbox
 from connect_notebook.sandbox._cli import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 31337  # the token is this sandbox's: 24fb…3b14
 NOW = "2026-11-01T12:00:00+00:00"
-
-
-def _load_bench() -> ModuleType:
-    """``bench/chaos_secrets.py`` as a module (bench/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("chaos_secrets", ROOT / "bench" / "chaos_secrets.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("chaos_secrets", module)  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
-
-
-chaos = _load_bench()
 
 
 @dataclass
