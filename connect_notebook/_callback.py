@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from html import escape
 from typing import Any, Literal
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import tornado.ioloop
 import tornado.web
@@ -319,8 +319,6 @@ class CallbackServer:
         """Host headers served: loopback on our port, and the public URL's host."""
         hosts = {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
         if self._public_url:
-            from urllib.parse import urlsplit
-
             netloc = urlsplit(self._public_url).netloc.lower()
             if netloc:
                 hosts.add(netloc)

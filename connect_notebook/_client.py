@@ -206,7 +206,6 @@ class APIClient:
         code = body.get("code") if isinstance(body.get("code"), int) else None
         api_message = body.get("message") if isinstance(body.get("message"), str) else None
         more_info = body.get("more_info") if isinstance(body.get("more_info"), str) else None
-        shown = url
         if status == 401 and self.account_sid != self.app.account_sid:
             msg = (
                 f"Twilio refused the owner's Auth Token for account {self.account_sid} "
@@ -220,7 +219,7 @@ class APIClient:
                 "check the AccountSid and Auth Token of the Connect App's owner"
             )
         else:
-            msg = f"Twilio answered {status}" + (f" / {code}" if code else "") + f" for {shown}"
+            msg = f"Twilio answered {status}" + (f" / {code}" if code else "") + f" for {url}"
             if api_message:
                 msg += f": {api_message}"
         kwargs: dict[str, Any] = {
@@ -228,7 +227,7 @@ class APIClient:
             "code": code,
             "api_message": api_message,
             "more_info": more_info,
-            "url": shown,
+            "url": url,
         }
         if status == 404:
             return NotFoundError(msg, **kwargs)
@@ -240,11 +239,10 @@ class APIClient:
 
     def _exhausted(self, url: str, what: str, last: Exception | None) -> Exception:
         tries = self.retry.attempts
-        shown = url
         if isinstance(last, APIError):
             last.args = (f"{last.args[0]} (still failing after {tries} tries of this {what})",)
             return last
-        msg = f"no usable answer for {what} {shown} after {tries} tries: {_describe(last)}"
+        msg = f"no usable answer for {what} {url} after {tries} tries: {_describe(last)}"
         error = TransportError(msg)
         error.__cause__ = last
         return error

@@ -210,9 +210,6 @@ class ConnectApp:
         """The page a customer opens to authorize this app (``…/authorize/CN…``)."""
         return f"{self.authorize_base_url}/authorize/{self.connect_app_sid}"
 
-    def __str__(self) -> str:
-        return repr(self)
-
     def _repr_html_(self) -> str:
         rows = "".join(
             f"<tr><th style='text-align:left'>{name}</th><td><code>{escape(str(value))}</code></td></tr>"

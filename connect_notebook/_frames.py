@@ -249,11 +249,21 @@ def _inbound(direction: pl.Expr) -> pl.Expr:
     return direction.is_in(["inbound", "trunking-originating"])
 
 
+def _money_and_parties() -> dict[str, pl.Expr]:
+    """``price`` as Twilio signs it, a positive ``cost``, and which side is ours (calls and messages)."""
+    inbound = _inbound(pl.col("direction"))
+    return {
+        "price": _number("price", pl.Float64),
+        "cost": -_number("price", pl.Float64),
+        "our_number": pl.when(inbound).then(pl.col("to")).otherwise(pl.col("from")),
+        "counterpart": pl.when(inbound).then(pl.col("from")).otherwise(pl.col("to")),
+    }
+
+
 def type_calls(raw: pl.DataFrame) -> pl.DataFrame:
     """Type a frame of calls as they came from ``decode_calls_page`` (CALLS_SCHEMA)."""
     if raw.height == 0:
         return empty(CALLS_SCHEMA)
-    inbound = _inbound(pl.col("direction"))
     return _typed(
         raw,
         CALLS_SCHEMA,
@@ -261,10 +271,7 @@ def type_calls(raw: pl.DataFrame) -> pl.DataFrame:
             **{t: _rfc2822(t) for t in ("start_time", "end_time", "date_created", "date_updated")},
             "duration": _number("duration", pl.Int64),
             "queue_time": _number("queue_time", pl.Int64),
-            "price": _number("price", pl.Float64),
-            "cost": -_number("price", pl.Float64),
-            "our_number": pl.when(inbound).then(pl.col("to")).otherwise(pl.col("from")),
-            "counterpart": pl.when(inbound).then(pl.col("from")).otherwise(pl.col("to")),
+            **_money_and_parties(),
         },
         "call",
     )
@@ -274,7 +281,6 @@ def type_messages(raw: pl.DataFrame) -> pl.DataFrame:
     """Type a frame of messages (MESSAGES_SCHEMA)."""
     if raw.height == 0:
         return empty(MESSAGES_SCHEMA)
-    inbound = pl.col("direction") == "inbound"
     return _typed(
         raw,
         MESSAGES_SCHEMA,
@@ -282,10 +288,7 @@ def type_messages(raw: pl.DataFrame) -> pl.DataFrame:
             **{t: _rfc2822(t) for t in ("date_created", "date_sent", "date_updated")},
             "num_segments": _number("num_segments", pl.Int64),
             "num_media": _number("num_media", pl.Int64),
-            "price": _number("price", pl.Float64),
-            "cost": -_number("price", pl.Float64),
-            "our_number": pl.when(inbound).then(pl.col("to")).otherwise(pl.col("from")),
-            "counterpart": pl.when(inbound).then(pl.col("from")).otherwise(pl.col("to")),
+            **_money_and_parties(),
         },
         "message",
     )

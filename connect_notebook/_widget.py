@@ -12,7 +12,6 @@ import re
 import threading
 from collections.abc import Callable
 from html import escape
-from typing import Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]  # ipywidgets ships no type information
 
@@ -175,6 +174,3 @@ class ConnectButton(widgets.VBox):  # type: ignore[misc]  # VBox is untyped (Any
         """Stop following the session and close the widget."""
         self._unsubscribe()
         super().close()
-
-    def _repr_keys(self) -> Any:  # keep the state-bearing link out of text reprs
-        return iter(())

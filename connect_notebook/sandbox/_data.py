@@ -794,8 +794,3 @@ class AccountData:
 
 def _as_epoch(moment: datetime) -> int:
     return int(moment.astimezone(UTC).timestamp())
-
-
-def timeline_for(now: datetime, days: int) -> Timeline:
-    """Return the timeline of ``days`` whole days before ``now`` (UTC) and ``now``'s day."""
-    return Timeline(now=_as_epoch(now), days=days)
