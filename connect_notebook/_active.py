@@ -130,7 +130,7 @@ def default_customer() -> str:
         return str(connected.sid)
     app = active_app()
     if is_embedded_sandbox(app):
-        return _embedded_sandbox().customer_account_sids[0]
+        return _embedded_sandbox().connected_account_sids[0]
     if customers := os.environ.get("CONNECT_NOTEBOOK_SANDBOX_CUSTOMERS"):
         return customers.split(",")[0]
     msg = "pass account='AC…' (a customer that authorized the Connect App); there is no default on real Twilio"

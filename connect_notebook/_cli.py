@@ -28,7 +28,7 @@ def _sandbox_env(sb: object) -> dict[str, str]:
         "CONNECT_NOTEBOOK_API_URL": sb.api_url,
         "CONNECT_NOTEBOOK_MONITOR_URL": sb.monitor_url,
         "CONNECT_NOTEBOOK_AUTHORIZE_BASE_URL": sb.url,
-        "CONNECT_NOTEBOOK_SANDBOX_CUSTOMERS": ",".join(sb.customer_account_sids),
+        "CONNECT_NOTEBOOK_SANDBOX_CUSTOMERS": ",".join(sb.connected_account_sids),
         # The lab's sandbox is ours to configure: %load_ext registers the kernel's callback on it.
         "CONNECT_NOTEBOOK_REGISTER_CALLBACK": "1",
     }
@@ -44,7 +44,7 @@ def _lab(args: argparse.Namespace) -> int:
     if not notebooks.is_dir():
         print(f"connect-notebook lab: no notebook folder at {notebooks}; pass --notebook-dir", file=sys.stderr)
         return 2
-    sb = Sandbox(seed=args.seed, calls_per_account=args.calls, port=args.sandbox_port)
+    sb = Sandbox(seed=args.seed, calls_per_customer=args.calls, port=args.sandbox_port)
     for sid in sb.customer_account_sids:
         sb.authorize(sid)
     try:
@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     lab.add_argument("--port", type=int, default=8888, help="JupyterLab's port (default %(default)s)")
     lab.add_argument("--sandbox-port", type=int, default=8790, help="the sandbox's port (default %(default)s)")
     lab.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    lab.add_argument("--calls", type=int, default=DEFAULT_CALLS, help="calls per customer (default %(default)s)")
+    lab.add_argument("--calls", type=int, default=DEFAULT_CALLS, help="calls per customer family (default %(default)s)")
     lab.add_argument("--notebook-dir", default="notebooks", help="folder JupyterLab serves (default %(default)s)")
     lab.add_argument("--open", default="quickstart.ipynb", help="notebook to open (default %(default)s)")
     lab.add_argument("--no-browser", action="store_true", help="do not open a browser")

@@ -85,7 +85,7 @@ ENV_VARS = (
     EnvVar(
         "CONNECT_NOTEBOOK_SANDBOX_CUSTOMERS",
         None,
-        "Set by `connect-notebook lab`: the sandbox customer AccountSids already authorized, comma-separated.",
+        "Set by `connect-notebook lab`: the AccountSids the sandbox's Connect App holds, comma-separated.",
     ),
 )
 

@@ -28,29 +28,37 @@ def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def _sandbox_server() -> Iterator[Sandbox]:
-    with Sandbox(seed=7, calls_per_account=2_000, now=NOW) as sb:
+    with Sandbox(seed=7, calls_per_customer=2_000, now=NOW) as sb:
         yield sb
 
 
 @pytest.fixture
 def sandbox(_sandbox_server: Sandbox) -> Sandbox:
-    """The session's sandbox (2,000 calls per customer), reset: no authorizations, no faults."""
+    """The session's sandbox (three customers of 2,000 calls each), reset: no authorizations, no faults."""
     _sandbox_server.reset()
     return _sandbox_server
 
 
 @pytest.fixture
 def customer(sandbox: Sandbox) -> str:
-    """A customer AccountSid that has authorized the Connect App with get-all."""
+    """The first customer's main account (a dense family of three), authorized with get-all."""
     sid = sandbox.customer_account_sids[0]
     sandbox.authorize(sid)
     return sid
 
 
 @pytest.fixture
-def api(sandbox: Sandbox, customer: str) -> Iterator[httpx.Client]:
-    """httpx authenticated as the connected customer with the owner's Auth Token."""
-    with httpx.Client(base_url=sandbox.api_url, auth=(customer, sandbox.owner_auth_token)) as client:
+def connected(sandbox: Sandbox, customer: str) -> str:
+    """The AccountSid the Connect App received for ``customer``: its Connect subaccount."""
+    sid = sandbox.connected_sid(customer)
+    assert sid is not None
+    return sid
+
+
+@pytest.fixture
+def api(sandbox: Sandbox, connected: str) -> Iterator[httpx.Client]:
+    """httpx authenticated as the Connect App for ``customer`` (its Connect subaccount, the owner's token)."""
+    with httpx.Client(base_url=sandbox.api_url, auth=(connected, sandbox.owner_auth_token)) as client:
         yield client
 
 

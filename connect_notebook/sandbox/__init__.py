@@ -1,40 +1,45 @@
 """A Twilio-compatible sandbox: the REST API, Monitor and Connect pages, served locally.
 
-``Sandbox`` serves deterministic synthetic accounts on 127.0.0.1 from its own
-thread. Any client that speaks Twilio's API (ours, twilio-python, curl) can use
-it: point the client at ``sandbox.api_url`` and authenticate as a customer with
-the owner's Auth Token once that customer has authorized the Connect App.
+``Sandbox`` serves deterministic synthetic customers on 127.0.0.1 from its own
+thread. A customer is a family of accounts (a main account and its subaccounts);
+authorizing the Connect App adds the app's Connect subaccount to the family, and
+its SID is what the app receives, as on Twilio. Any client that speaks Twilio's
+API (ours, twilio-python, curl) can use it: point the client at
+``sandbox.api_url`` and authenticate as (that SID, the owner's Auth Token).
 
 This subpackage never imports the client side of connect_notebook.
 
 Examples
 --------
 >>> from connect_notebook.sandbox import Sandbox
->>> with Sandbox(seed=7, calls_per_account=2_000) as sb:  # doctest: +SKIP
+>>> with Sandbox(seed=7, calls_per_customer=2_000) as sb:  # doctest: +SKIP
 ...     customer = sb.customer_account_sids[0]
-...     sb.authorize(customer)
-...     len(sb.calls(customer))
+...     connected = sb.authorize(customer)      # the Connect subaccount's SID
+...     sum(len(sb.calls(sid)) for sid in sb.family(customer))
 2000
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Self
 
 from .._serving import ServerThread
 from ._app import make_app
+from ._families import Profile, default_profiles
 from ._faults import Faults
 from ._render import call_json, message_json
 from ._state import ConnectApp, DeauthorizeResult, SandboxState
 
-__all__ = ["ConnectApp", "DeauthorizeResult", "Faults", "Sandbox"]
+__all__ = ["ConnectApp", "DeauthorizeResult", "Faults", "Profile", "Sandbox"]
 
 DEFAULT_SEED = 7
 DEFAULT_CALLS = 20_000
 DEFAULT_DAYS = 90
 DEFAULT_CUSTOMERS = 3
+_MORE_NAMES = ("Bluebell Clinics", "Summit Roofing", "Juniper Legal", "Orbit Pet Care", "Larkspur Realty")
 
 
 class Sandbox:
@@ -45,14 +50,14 @@ class Sandbox:
     seed
         Everything (SIDs, tokens, history) derives from it: same seed and options,
         byte-identical responses.
-    calls_per_account
-        Calls in each customer's history (the owner has a tenth of that).
-    messages_per_account
-        Messages per customer; a quarter of the calls by default.
     customers
-        How many customer accounts can authorize the Connect App.
-    days
-        Whole UTC days of history before ``now``'s day.
+        How many of the default customers to serve (they differ the way real ones
+        do: see ``default_profiles``; past three they repeat under other names), or
+        the ``Profile`` of each customer.
+    calls_per_customer, messages_per_customer, days
+        For the default customers: calls and messages of each family (messages a
+        quarter of the calls by default), and the age in days of the young, dense
+        one. The owner has a tenth of the calls over ``days``.
     now
         The sandbox's clock: history ends here and calls still running at this
         instant are ``in-progress``. Defaults to the current minute; pin it for
@@ -70,9 +75,9 @@ class Sandbox:
         self,
         *,
         seed: int = DEFAULT_SEED,
-        calls_per_account: int = DEFAULT_CALLS,
-        messages_per_account: int | None = None,
-        customers: int = DEFAULT_CUSTOMERS,
+        customers: int | Sequence[Profile] = DEFAULT_CUSTOMERS,
+        calls_per_customer: int = DEFAULT_CALLS,
+        messages_per_customer: int | None = None,
         days: int = DEFAULT_DAYS,
         now: datetime | str | None = None,
         faults: Faults | None = None,
@@ -80,15 +85,13 @@ class Sandbox:
         host: str = "127.0.0.1",
         **connect_app: Any,
     ) -> None:
-        if calls_per_account < 0 or (messages_per_account or 0) < 0:
-            msg = "calls_per_account and messages_per_account must be 0 or more"
-            raise ValueError(msg)
-        if not 1 <= customers <= 64:
-            msg = f"customers must be between 1 and 64, got {customers}"
+        if calls_per_customer < 0 or (messages_per_customer or 0) < 0:
+            msg = "calls_per_customer and messages_per_customer must be 0 or more"
             raise ValueError(msg)
         if not 1 <= days <= 3660:
             msg = f"days must be between 1 and 3660, got {days}"
             raise ValueError(msg)
+        profiles = _profiles(customers, calls_per_customer, messages_per_customer, days)
         fixed = {"sid", "account_sid"}  # derived from the seed, not settable
         unknown = (set(connect_app) - set(ConnectApp.__dataclass_fields__)) | (fixed & set(connect_app))
         if unknown:
@@ -97,12 +100,12 @@ class Sandbox:
         if "permissions" in connect_app:
             connect_app["permissions"] = tuple(connect_app["permissions"])
         self.now = _parse_now(now)
+        self.profiles = profiles
         self.state = SandboxState.create(
             seed=seed,
-            customers=customers,
-            calls=calls_per_account,
-            messages=calls_per_account // 4 if messages_per_account is None else messages_per_account,
-            days=days,
+            profiles=profiles,
+            owner_calls=max(calls_per_customer // 10, 1) if calls_per_customer else 0,
+            owner_days=days,
             now=self.now,
             faults=faults,
             app_fields=connect_app,
@@ -186,8 +189,29 @@ class Sandbox:
 
     @property
     def customer_account_sids(self) -> list[str]:
-        """The customer accounts that can authorize the Connect App."""
+        """The customers' main accounts: who can authorize the Connect App."""
         return [a.sid for a in self.state.customers]
+
+    @property
+    def connected_account_sids(self) -> list[str]:
+        """The AccountSids the Connect App holds now: the Connect subaccounts of authorized customers."""
+        return [
+            sid for c in self.customer_account_sids if c in self.state.authorizations and (sid := self.connected_sid(c))
+        ]
+
+    def family(self, customer_sid: str) -> list[str]:
+        """A customer's accounts, as ``/Accounts.json`` lists them to the Connect App.
+
+        The main account, its subaccounts (oldest first, closed ones included), then
+        the Connect subaccount once the customer has authorized the app. ``customer_sid``
+        may be the main account's SID or the Connect subaccount's.
+        """
+        return [a.sid for a in self.state.family(self.state.customer(customer_sid).sid)]
+
+    def connected_sid(self, customer_sid: str) -> str | None:
+        """The Connect subaccount's SID (what the app receives as ``AccountSid``), once one was made."""
+        account = self.state.connect_accounts.get(self.state.customer(customer_sid).sid)
+        return account.sid if account is not None else None
 
     @property
     def faults(self) -> Faults:
@@ -216,15 +240,20 @@ class Sandbox:
 
     # -- Connect --
 
-    def authorize(self, customer_sid: str, permissions: Sequence[str] = ("get-all",)) -> None:
-        """Authorize the Connect App for a customer, as the authorize page would."""
-        self.state.authorize(customer_sid, tuple(permissions))
+    def authorize(self, customer_sid: str, permissions: Sequence[str] = ("get-all",)) -> str:
+        """Authorize the Connect App for a customer, as the authorize page would.
+
+        Returns the AccountSid Twilio sends to the app: the app's Connect subaccount
+        under the customer's main account (made on the first authorization, then kept).
+        """
+        return self.state.authorize(customer_sid, tuple(permissions)).sid
 
     def deauthorize(self, customer_sid: str, timeout: float = 10.0) -> DeauthorizeResult:
         """Revoke a customer's authorization and call the app's Deauthorize Callback URL.
 
-        Returns what the callback answered; a callback that fails or does not answer
-        within ``timeout`` seconds gives a result with ``error`` set, not an exception.
+        ``customer_sid`` is the main account's SID or the Connect subaccount's. Returns
+        what the callback answered; a callback that fails or does not answer within
+        ``timeout`` seconds gives a result with ``error`` set, not an exception.
         """
         if not self.state.revoke(customer_sid):
             msg = f"{customer_sid} has not authorized Connect App {self.connect_app_sid}"
@@ -247,12 +276,12 @@ class Sandbox:
     # -- ground truth --
 
     def calls(self, account_sid: str) -> list[dict[str, Any]]:
-        """Every call of an account, newest first, exactly as the API renders it."""
+        """Every call of one account (not its family), newest first, exactly as the API renders it."""
         data = self.state.data(account_sid)
         return [call_json(account_sid, c) for d in data.days_desc for c in data.calls_on(d)]
 
     def messages(self, account_sid: str) -> list[dict[str, Any]]:
-        """Every message of an account, newest first, exactly as the API renders it."""
+        """Every message of one account (not its family), newest first, exactly as the API renders it."""
         data = self.state.data(account_sid)
         return [message_json(account_sid, m) for d in data.days_desc for m in data.messages_on(d)]
 
@@ -262,6 +291,29 @@ class Sandbox:
             f"<Sandbox {where} owner={self.owner_account_sid} app={self.connect_app_sid} "
             f"customers={len(self.customer_account_sids)}>"
         )
+
+
+def _profiles(customers: int | Sequence[Profile], calls: int, messages: int | None, days: int) -> tuple[Profile, ...]:
+    """The customers' profiles: given, or the first ``customers`` defaults (repeated past three)."""
+    if not isinstance(customers, int):
+        profiles = tuple(customers)
+        if not profiles or not all(isinstance(p, Profile) for p in profiles):
+            msg = "customers must be a number or a non-empty sequence of Profile"
+            raise TypeError(msg)
+        return profiles
+    if not 1 <= customers <= 64:
+        msg = f"customers must be between 1 and 64, got {customers}"
+        raise ValueError(msg)
+    base = tuple(replace(p, messages=messages) for p in default_profiles(calls, days))
+    more = (
+        replace(
+            base[i % len(base)],
+            name=_MORE_NAMES[(i - len(base)) % len(_MORE_NAMES)]
+            + (f" {(i - len(base)) // len(_MORE_NAMES) + 2}" if i - len(base) >= len(_MORE_NAMES) else ""),
+        )
+        for i in range(len(base), customers)
+    )
+    return (*base[:customers], *more)
 
 
 def _parse_now(now: datetime | str | None) -> datetime:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import tornado.web
 
-from ._handlers import ROUTES, NotFoundHandler
 from ._pages import PAGE_ROUTES
+from ._rest import ROUTES, NotFoundHandler
 from ._state import SandboxState
 
 __all__ = ["make_app"]

@@ -9,9 +9,9 @@ import threading
 from collections.abc import Sequence
 from typing import TextIO
 
-from . import DEFAULT_CALLS, DEFAULT_CUSTOMERS, DEFAULT_DAYS, DEFAULT_SEED, Faults, Sandbox
+from . import DEFAULT_CALLS, DEFAULT_CUSTOMERS, DEFAULT_DAYS, DEFAULT_SEED, Faults, Profile, Sandbox
 
-__all__ = ["add_arguments", "main", "sandbox_from_args", "serve"]
+__all__ = ["add_arguments", "describe", "main", "parse_profile", "sandbox_from_args", "serve"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,13 +20,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--port", type=int, default=8790, help="TCP port on 127.0.0.1 (0 picks a free one; default 8790)")
     data.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of all data (default %(default)s)")
     data.add_argument(
-        "--calls", type=int, default=DEFAULT_CALLS, help="calls per customer account (default %(default)s)"
+        "--calls", type=int, default=DEFAULT_CALLS, help="calls per default customer's family (default %(default)s)"
     )
     data.add_argument("--messages", type=int, default=None, help="messages per customer (default: calls / 4)")
     data.add_argument(
-        "--customers", type=int, default=DEFAULT_CUSTOMERS, help="customer accounts (default %(default)s)"
+        "--customers", type=int, default=DEFAULT_CUSTOMERS, help="default customers to serve (default %(default)s)"
     )
-    data.add_argument("--days", type=int, default=DEFAULT_DAYS, help="days of history (default %(default)s)")
+    data.add_argument(
+        "--days", type=int, default=DEFAULT_DAYS, help="age of the young, dense customer (default %(default)s)"
+    )
+    data.add_argument(
+        "--profile",
+        action="append",
+        default=[],
+        metavar="PATTERN:DAYS:CALLS[:SUBACCOUNTS[:CLOSED]]",
+        help="serve this customer instead of the defaults (repeatable); PATTERN is dense, sparse or growing, "
+        "e.g. sparse:3652:5000 or growing:730:100000:4",
+    )
     data.add_argument("--now", default=None, help="the sandbox's clock, ISO 8601 (default: the current minute)")
     app = parser.add_argument_group("Connect App")
     app.add_argument("--authorize-redirect-url", default=None, help="the app's Authorize URL")
@@ -73,9 +83,9 @@ def sandbox_from_args(args: argparse.Namespace) -> Sandbox:
     )
     sb = Sandbox(
         seed=args.seed,
-        calls_per_account=args.calls,
-        messages_per_account=args.messages,
-        customers=args.customers,
+        calls_per_customer=args.calls,
+        messages_per_customer=args.messages,
+        customers=[parse_profile(text, i) for i, text in enumerate(args.profile)] or args.customers,
         days=args.days,
         now=args.now,
         faults=faults,
@@ -90,6 +100,24 @@ def sandbox_from_args(args: argparse.Namespace) -> Sandbox:
     return sb
 
 
+def parse_profile(text: str, index: int = 0) -> Profile:
+    """``PATTERN:DAYS:CALLS[:SUBACCOUNTS[:CLOSED]]`` as a ``Profile``; ValueError saying what is wrong."""
+    parts = text.split(":")
+    if not 3 <= len(parts) <= 5 or not all(p.isdigit() for p in parts[1:]):
+        msg = f"--profile must be PATTERN:DAYS:CALLS[:SUBACCOUNTS[:CLOSED]] such as sparse:3652:5000, got {text!r}"
+        raise ValueError(msg)
+    pattern, *numbers = parts
+    days, calls, subaccounts, closed = [*map(int, numbers), 0, 0][:4]
+    return Profile(
+        name=f"Customer {index + 1} ({pattern})",
+        pattern=pattern,  # type: ignore[arg-type]  # checked by Profile
+        days=days,
+        calls=calls,
+        subaccounts=subaccounts,
+        closed=closed,
+    )
+
+
 def describe(sb: Sandbox, out: TextIO) -> None:
     """Print where the sandbox is and the owner credentials to use with it."""
     print(f"Twilio sandbox serving on {sb.url}", file=out)
@@ -101,11 +129,17 @@ def describe(sb: Sandbox, out: TextIO) -> None:
     print(f"  AccountSid        {sb.owner_account_sid}", file=out)
     print(f"  Auth Token        {sb.owner_auth_token}", file=out)
     print(f"  Connect App       {sb.connect_app_sid}", file=out)
-    print("Customer accounts:", file=out)
+    print("Customers (main account, its subaccounts; the AccountSid the Connect App holds for it):", file=out)
     for sid in sb.customer_account_sids:
-        account = sb.state.account(sid)
-        mark = " (authorized)" if sid in sb.state.authorizations else ""
-        print(f"  {sid}  {account.friendly_name if account else ''}{mark}", file=out)
+        for member in sb.state.family(sid):
+            if member.role == "main":
+                print(f"  {member.sid}  {member.friendly_name}", file=out)
+            elif member.role == "subaccount":
+                closed = " (closed)" if member.closed is not None else ""
+                print(f"    {member.sid}  {member.friendly_name}{closed}", file=out)
+        connected = sb.connected_sid(sid) if sid in sb.state.authorizations else None
+        if connected is not None:
+            print(f"    Connected AccountSid {connected}", file=out)
     out.flush()
 
 

@@ -1,12 +1,13 @@
-"""`sandbox._data`: deterministic synthetic Twilio accounts, calls, messages and alerts.
+"""`sandbox._data`: deterministic synthetic calls, messages, usage and alerts of one account.
 
 Everything is derived from ``(seed, account, UTC day)``, so any day of any account
 can be generated on its own, in any order, with the same result. Nothing is
 rendered up front: a day's records are built when first asked for and kept in a
 bounded cache, which is how a 1,000,000-call account stays cheap to serve.
 
-Money is kept in integer units of 0.00001 USD so that usage records add up to
-the calls and messages exactly.
+How many records a day holds comes from ``_activity``; this module makes them:
+directions, statuses, durations, prices, counterparts, child legs. Money is kept
+in integer units of 0.00001 USD so that usage records add up exactly.
 """
 
 from __future__ import annotations
@@ -19,65 +20,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, NamedTuple
 
+from ._activity import daily_counts, hour_weights, window
+from ._families import US_AREAS, Account
 from ._sids import SidCodec, plain_sid
 
-__all__ = [
-    "MESSAGE_ERRORS",
-    "formatted_number",
-    "Account",
-    "AccountData",
-    "Alert",
-    "Call",
-    "Message",
-    "PhoneNumber",
-    "Timeline",
-    "make_accounts",
-]
-
-DAY = 86_400
-API_VERSION = "2010-04-01"
-_ENGLISH_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_ENGLISH_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-
-
-@functools.lru_cache(maxsize=8192)
-def _day_prefix(day_number: int) -> str:
-    d = date.fromordinal(day_number + _EPOCH_ORDINAL)
-    return f"{_ENGLISH_DAYS[d.weekday()]}, {d.day:02d} {_ENGLISH_MONTHS[d.month - 1]} {d.year} "
-
-
-def rfc2822(epoch: int) -> str:
-    """Format a UTC epoch second the way the 2010 API does (``+0000``, English names)."""
-    day_number, second = divmod(epoch, DAY)
-    hours, second = divmod(second, 3600)
-    minutes, second = divmod(second, 60)
-    return f"{_day_prefix(day_number)}{hours:02d}:{minutes:02d}:{second:02d} +0000"
-
-
-def iso8601(epoch: int) -> str:
-    """Format a UTC epoch second the way the v1 APIs do (``2015-07-30T20:00:00Z``)."""
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def money(units: int) -> str:
-    """Format an amount in 0.00001 USD units as a 5-decimal string (``-0.01400``)."""
-    sign = "-" if units < 0 else ""
-    units = abs(units)
-    return f"{sign}{units // 100_000}.{units % 100_000:05d}"
-
-
-def day_start(ordinal: int) -> int:
-    """Return the epoch second at which the UTC day with this ordinal starts."""
-    return (ordinal - _EPOCH_ORDINAL) * DAY
-
-
-def day_of(epoch: int) -> int:
-    """Return the ordinal of the UTC day that contains this epoch second."""
-    return epoch // DAY + _EPOCH_ORDINAL
+__all__ = ["MESSAGE_ERRORS", "AccountData", "Alert", "Call", "Message"]
 
 
 # --- countries, numbers and prices ------------------------------------------------
@@ -92,9 +42,8 @@ class _Country:
     sms_rate: int  # per segment
 
 
-_US_AREAS = ("212", "305", "312", "415", "512", "617", "713", "818")
 _COUNTRIES = (
-    _Country("US", 60, tuple((f"+1{a}", 7) for a in _US_AREAS), 1_400, 790),
+    _Country("US", 60, tuple((f"+1{a}", 7) for a in US_AREAS), 1_400, 790),
     _Country("CA", 8, (("+1416", 7), ("+1604", 7), ("+1514", 7)), 1_400, 790),
     _Country("GB", 9, (("+4420", 8), ("+447700", 6)), 2_400, 4_000),
     _Country("DE", 6, (("+4930", 8), ("+49151", 8)), 2_600, 8_000),
@@ -121,168 +70,11 @@ _CNAM = (
 )
 
 
-def formatted_number(e164: str) -> str:
-    """Display form Twilio uses: ``(415) 555-0134`` for North America, E.164 otherwise."""
-    if e164.startswith("+1") and len(e164) == 12:
-        return f"({e164[2:5]}) {e164[5:8]}-{e164[8:]}"
-    return e164
-
-
 def _random_number(rng: random.Random, country: _Country) -> str:
     prefix, digits = rng.choice(country.prefixes)
     first = rng.randint(2, 9)
     rest = "".join(str(rng.randint(0, 9)) for _ in range(digits - 1))
     return f"{prefix}{first}{rest}"
-
-
-@dataclass(frozen=True)
-class PhoneNumber:
-    """One of an account's own Twilio numbers."""
-
-    e164: str
-    sid: str
-
-
-@dataclass(frozen=True)
-class Account:
-    """A sandbox account: the Connect App owner or one of its customers."""
-
-    sid: str
-    friendly_name: str
-    created: int  # epoch seconds
-    numbers: tuple[PhoneNumber, ...]
-    utc_offset: int  # hours; drives the account's daily rhythm
-    calls_total: int
-    messages_total: int
-    is_owner: bool = False
-
-
-_CUSTOMER_PROFILES = (
-    ("Harbor Dental Group", -5),
-    ("Northwind Logistics", -6),
-    ("Kestrel Travel", 0),
-    ("Bluebell Clinics", -8),
-    ("Summit Roofing", -7),
-    ("Juniper Legal", -5),
-    ("Orbit Pet Care", -6),
-    ("Larkspur Realty", -8),
-)
-
-
-def make_accounts(seed: int, customers: int, calls: int, messages: int, created: int) -> list[Account]:
-    """Return the owner account followed by ``customers`` customer accounts."""
-    rng = random.Random(f"accounts:{seed}")
-    accounts = []
-    names = [("Connect Notebook Analytics", -5)] + [
-        (
-            _CUSTOMER_PROFILES[i % len(_CUSTOMER_PROFILES)][0]
-            + ("" if i < len(_CUSTOMER_PROFILES) else f" {i // len(_CUSTOMER_PROFILES) + 1}"),
-            _CUSTOMER_PROFILES[i % len(_CUSTOMER_PROFILES)][1],
-        )
-        for i in range(customers)
-    ]
-    us = _COUNTRY_BY_CODE["US"]
-    for i, (name, offset) in enumerate(names):
-        sid = plain_sid("AC", seed, "account", i)
-        numbers = tuple(
-            PhoneNumber(_random_number(rng, us), plain_sid("PN", seed, sid, n)) for n in range(rng.randint(3, 6))
-        )
-        owner = i == 0
-        accounts.append(
-            Account(
-                sid=sid,
-                friendly_name=name,
-                # A customer's history starts when its account was created; the owner is older.
-                created=created - rng.randint(30, 900) * DAY if owner else created,
-                numbers=numbers,
-                utc_offset=offset,
-                # The owner is the analyst's own company: a small history of its own.
-                calls_total=max(calls // 10, 1) if owner and calls else calls,
-                messages_total=max(messages // 10, 1) if owner and messages else messages,
-                is_owner=owner,
-            )
-        )
-    return accounts
-
-
-# --- time line ---------------------------------------------------------------------
-
-# Relative call volume per local hour: quiet nights, a morning peak, a lunch dip.
-_DIURNAL = (
-    0.6,
-    0.4,
-    0.3,
-    0.3,
-    0.4,
-    0.8,
-    2.0,
-    4.5,
-    8.5,
-    11.0,
-    11.5,
-    10.5,
-    8.5,
-    9.5,
-    10.5,
-    10.0,
-    9.0,
-    7.0,
-    4.5,
-    3.2,
-    2.4,
-    1.8,
-    1.2,
-    0.8,
-)
-_WEEKDAY = (1.0, 1.05, 1.05, 1.0, 0.95, 0.45, 0.3)
-
-
-@dataclass(frozen=True)
-class Timeline:
-    """The span the sandbox has history for: ``days`` whole UTC days up to ``now``."""
-
-    now: int  # epoch seconds
-    days: int
-
-    @property
-    def first_day(self) -> int:
-        """Ordinal of the first UTC day with history."""
-        return day_of(self.now) - self.days
-
-    @property
-    def last_day(self) -> int:
-        """Ordinal of the last UTC day with history (the one containing ``now``)."""
-        return day_of(self.now - 1)
-
-    def window(self, ordinal: int) -> tuple[int, int]:
-        """Return the part ``[start, end)`` of a UTC day that lies in the span."""
-        start = day_start(ordinal)
-        return start, min(start + DAY, self.now)
-
-
-def _hour_weights(account: Account, ordinal: int, timeline: Timeline) -> list[float]:
-    """Weight of each UTC hour of a day, zero outside the span, partial at ``now``."""
-    start, end = timeline.window(ordinal)
-    weekday = date.fromordinal(ordinal).weekday()
-    weights = []
-    for hour in range(24):
-        h0 = start + hour * 3600
-        covered = max(0, min(h0 + 3600, end) - h0) / 3600
-        weights.append(_DIURNAL[(hour + account.utc_offset) % 24] * _WEEKDAY[weekday] * covered)
-    return weights
-
-
-def _allocate(total: int, weights: list[float]) -> list[int]:
-    """Split ``total`` into integers proportional to ``weights`` (largest remainder)."""
-    s = sum(weights)
-    if s <= 0 or total <= 0:
-        return [0] * len(weights)
-    exact = [total * w / s for w in weights]
-    counts = [math.floor(x) for x in exact]
-    order = sorted(range(len(weights)), key=lambda i: (counts[i] - exact[i], i))
-    for i in order[: total - sum(counts)]:
-        counts[i] += 1
-    return counts
 
 
 class _Sampler:
@@ -410,17 +202,17 @@ class AccountData:
     # entries are cached: a 1,000,000-call account fits, in about 3 GB.
     CACHE_RECORDS = 2_500_000
 
-    def __init__(self, seed: int, account: Account, timeline: Timeline) -> None:
+    def __init__(self, seed: int, account: Account, now: int) -> None:
         self.seed = seed
         self.account = account
-        self.timeline = timeline
+        self.now = now
         self.call_codec = SidCodec("CA", f"{seed}:{account.sid}:calls")
         self.message_codec = SidCodec("SM", f"{seed}:{account.sid}:messages")
-        days = list(range(timeline.first_day, timeline.last_day + 1))
+        self._call_counts = daily_counts(seed, account, account.calls_total, now, burst=True)
+        self._message_counts = daily_counts(seed, account, account.messages_total, now, burst=False)
+        days = sorted(self._call_counts)
+        self.first_day, self.last_day = (days[0], days[-1]) if days else (1, 0)
         self.days_desc = days[::-1]
-        weights = [sum(_hour_weights(account, d, timeline)) * self._trend(d) for d in days]
-        self._call_counts = dict(zip(days, _allocate(account.calls_total, weights), strict=True))
-        self._message_counts = dict(zip(days, _allocate(account.messages_total, weights), strict=True))
         rng = random.Random(f"pool:{seed}:{account.sid}")
         countries = [(c.code, c.weight) for c in _COUNTRIES]
         self._pool = []
@@ -434,9 +226,9 @@ class AccountData:
         self._cache: OrderedDict[tuple[str, int], list[Any]] = OrderedDict()
         self._cached_records = 0
 
-    def _trend(self, ordinal: int) -> float:
-        noise = random.Random(f"trend:{self.seed}:{self.account.sid}:{ordinal}").uniform(0.85, 1.15)
-        return noise * (1 + 0.002 * (ordinal - self.timeline.first_day))
+    def calls_count(self, ordinal: int) -> int:
+        """How many call records the day holds, without generating them."""
+        return self._call_counts.get(ordinal, 0)
 
     def cached(self, kind: str, ordinal: int, build: Callable[[int], Any]) -> Any:
         """Return ``build(ordinal)``, kept in a least-recently-used cache of whole days."""
@@ -474,16 +266,16 @@ class AccountData:
     def _build_calls(self, ordinal: int) -> list[Call]:
         count = self._call_counts[ordinal]
         rng = random.Random(f"calls:{self.seed}:{self.account.sid}:{ordinal}")
-        window = self.timeline.window(ordinal)
-        sampler = _Sampler(_hour_weights(self.account, ordinal, self.timeline), window)
+        span = window(self.account, ordinal, self.now)
+        sampler = _Sampler(hour_weights(self.account, ordinal, self.now), span)
         raw: list[dict[str, Any]] = []
         while len(raw) < count:
-            raw.extend(self._interaction(rng, sampler, window, count - len(raw), len(raw)))
+            raw.extend(self._interaction(rng, sampler, span, count - len(raw), len(raw)))
         # Newest first, as Twilio lists; generation order breaks ties deterministically.
         raw.sort(key=lambda r: (-r["start"], r["gen"]))
         position = {r["gen"]: i for i, r in enumerate(raw)}
         sids = [self.call_codec.encode(ordinal, i) for i in range(len(raw))]
-        now = self.timeline.now
+        now = self.now
         calls = []
         for i, r in enumerate(raw):
             status, end, duration, price = r["status"], r["end"], r["duration"], r["price"]
@@ -615,8 +407,8 @@ class AccountData:
     def _build_messages(self, ordinal: int) -> list[Message]:
         count = self._message_counts[ordinal]
         rng = random.Random(f"messages:{self.seed}:{self.account.sid}:{ordinal}")
-        window = self.timeline.window(ordinal)
-        sampler = _Sampler(_hour_weights(self.account, ordinal, self.timeline), window)
+        span = window(self.account, ordinal, self.now)
+        sampler = _Sampler(hour_weights(self.account, ordinal, self.now), span)
         raw: list[dict[str, Any]] = []
         for gen in range(count):
             created = sampler.draw(rng)
@@ -641,7 +433,7 @@ class AccountData:
                 price = -_COUNTRY_BY_CODE[country].sms_rate * segments
             if status == "failed":
                 price = 0
-            sent = min(created + rng.randint(0, 3), window[1] - 1)
+            sent = min(created + rng.randint(0, 3), span[1] - 1)
             raw.append(
                 {
                     "gen": gen,
@@ -665,7 +457,7 @@ class AccountData:
                 }
             )
         raw.sort(key=lambda r: (-r["sent"], r["gen"]))
-        now = self.timeline.now
+        now = self.now
         return [
             Message(
                 sid=self.message_codec.encode(ordinal, i),
@@ -790,7 +582,3 @@ class AccountData:
             )
             for i, (created, code, level, text, method, url, resource) in enumerate(alerts)
         ]
-
-
-def _as_epoch(moment: datetime) -> int:
-    return int(moment.astimezone(UTC).timestamp())

@@ -14,9 +14,11 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["Decision", "FaultInjector", "Faults"]
+__all__ = ["USAGE_HINTS", "Decision", "FaultInjector", "Faults"]
 
 Kind = Literal["rate_limit", "server_error", "reset", "truncate"]
+UsageHints = Literal["exact", "lagging", "missing", "low", "high", "zero"]
+USAGE_HINTS: tuple[UsageHints, ...] = ("exact", "lagging", "missing", "low", "high", "zero")
 KINDS: tuple[Kind, ...] = ("rate_limit", "server_error", "reset", "truncate")
 
 
@@ -44,6 +46,12 @@ class Faults:
         Probability of a ``200`` whose JSON body is cut short.
     concurrency_limit
         Concurrent API requests allowed per account before ``429`` / ``20429``.
+    usage
+        How usage records' ``count`` relates to the records it counts: ``"exact"``;
+        ``"lagging"`` (each day's usage shows up three days late); ``"missing"``
+        (about a third of the records left out); ``"low"`` / ``"high"`` (a tenth /
+        ten times the real count); ``"zero"``. Real counts can lag, count other
+        things or be missing, so a client may plan from them but must not trust them.
     """
 
     seed: int = 0
@@ -56,8 +64,12 @@ class Faults:
     reset: float = 0.0
     truncate: float = 0.0
     concurrency_limit: int | None = None
+    usage: UsageHints = "exact"
 
     def __post_init__(self) -> None:
+        if self.usage not in USAGE_HINTS:
+            msg = f"Faults.usage must be one of {', '.join(USAGE_HINTS)}, got {self.usage!r}"
+            raise ValueError(msg)
         # Written as "not (0 <= x)" so that NaN fails every check too.
         for name in ("spike_rate", "rate_limit", "server_error", "reset", "truncate"):
             value = getattr(self, name)

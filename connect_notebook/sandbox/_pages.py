@@ -2,8 +2,9 @@
 
 These stand in for www.twilio.com's pages. The person "logs in" by picking a
 sandbox customer account; Authorize or Deny then redirects to the Connect App's
-Authorize URL exactly as Twilio does (``AccountSid=AC…`` or
-``error=unauthorized_client``, with ``state`` echoed).
+Authorize URL exactly as Twilio does (``AccountSid=AC…`` naming the app's Connect
+subaccount under the chosen account, or ``error=unauthorized_client``, with
+``state`` echoed).
 """
 
 from __future__ import annotations
@@ -131,10 +132,11 @@ class AuthorizePage(PageHandler):
         if decision == "authorize":
             account_sid = self.argument("AccountSid") or ""
             try:
-                self.state.authorize(account_sid, app.permissions)
+                connect = self.state.authorize(account_sid, app.permissions)
             except ValueError as exc:
                 raise tornado.web.HTTPError(400, str(exc)) from None
-            params = [("AccountSid", account_sid)]
+            # As on Twilio, the app receives its Connect subaccount's SID, not the main account's.
+            params = [("AccountSid", connect.sid)]
         else:
             params = [("error", "unauthorized_client")]
         if state is not None:

@@ -11,18 +11,9 @@ import json
 import re
 from typing import Any
 
-from ._data import (
-    API_VERSION,
-    MESSAGE_ERRORS,
-    Account,
-    Alert,
-    Call,
-    Message,
-    formatted_number,
-    iso8601,
-    money,
-    rfc2822,
-)
+from ._data import MESSAGE_ERRORS, Alert, Call, Message
+from ._families import Account
+from ._formats import API_VERSION, formatted_number, iso8601, money, rfc2822
 
 __all__ = ["account_json", "alert_json", "call_json", "call_text", "message_json", "message_text"]
 
@@ -67,11 +58,11 @@ def account_json(account: Account, *, auth_token: str | None) -> dict[str, Any]:
     return {
         "auth_token": auth_token,
         "date_created": rfc2822(account.created),
-        "date_updated": rfc2822(account.created),
+        "date_updated": rfc2822(account.closed if account.closed is not None else account.created),
         "friendly_name": account.friendly_name,
-        "owner_account_sid": account.sid,
+        "owner_account_sid": account.parent_sid,
         "sid": account.sid,
-        "status": "active",
+        "status": account.status,
         "subresource_uris": {key: f"{base}/{name}.json" for key, name in _ACCOUNT_SUBRESOURCES},
         "type": "Full",
         "uri": f"{base}.json",

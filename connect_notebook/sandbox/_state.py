@@ -1,4 +1,4 @@
-"""`sandbox._state`: the sandbox's world: accounts, the Connect App and who authorized it.
+"""`sandbox._state`: the sandbox's world: account families, the Connect App and who authorized it.
 
 Handlers and the ``Sandbox`` object share one ``SandboxState``; mutations take
 its lock, because ``Sandbox.authorize()`` runs on the caller's thread while
@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +19,8 @@ from urllib.parse import urlencode, urlsplit
 import tornado.httpclient
 
 from .._signature import compute_signature
-from ._data import Account, AccountData, Timeline, day_start, make_accounts
+from ._data import AccountData
+from ._families import Account, Profile, connect_subaccount, make_world
 from ._faults import FaultInjector, Faults
 from ._sids import plain_sid
 
@@ -80,12 +82,13 @@ class SandboxState:
     """Everything the sandbox's handlers read and change."""
 
     seed: int
-    timeline: Timeline
-    accounts: list[Account]
+    now: int  # the sandbox's clock, epoch seconds
+    accounts: list[Account]  # the owner, then each customer's main account and subaccounts
     connect_app: ConnectApp
     initial_app: ConnectApp
     faults: FaultInjector = field(default_factory=FaultInjector)
-    authorizations: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    authorizations: dict[str, tuple[str, ...]] = field(default_factory=dict)  # main account SID -> permissions
+    connect_accounts: dict[str, Account] = field(default_factory=dict)  # main account SID -> Connect subaccount
     in_flight: dict[str, int] = field(default_factory=dict)  # API requests per account, now
     lock: threading.RLock = field(default_factory=threading.RLock)
     _data: dict[str, AccountData] = field(default_factory=dict)
@@ -95,28 +98,28 @@ class SandboxState:
         cls,
         *,
         seed: int,
-        customers: int,
-        calls: int,
-        messages: int,
-        days: int,
+        profiles: Sequence[Profile],
+        owner_calls: int,
+        owner_days: int,
         now: datetime,
         faults: Faults | None,
         app_fields: dict[str, Any],
     ) -> SandboxState:
         """Build the deterministic world for one seed and set of options."""
         now_epoch = int(now.astimezone(UTC).timestamp())
-        timeline = Timeline(now=now_epoch, days=days)
-        accounts = make_accounts(seed, customers, calls, messages, day_start(timeline.first_day))
+        accounts = make_world(seed, profiles, now=now_epoch, owner_calls=owner_calls, owner_days=owner_days)
         app = ConnectApp(sid=plain_sid("CN", seed, "connect-app"), account_sid=accounts[0].sid)
         app = replace(app, **app_fields)
         return cls(
             seed=seed,
-            timeline=timeline,
+            now=now_epoch,
             accounts=accounts,
             connect_app=app,
             initial_app=app,
             faults=FaultInjector(faults or Faults()),
         )
+
+    # -- who is who --
 
     @property
     def owner(self) -> Account:
@@ -125,8 +128,8 @@ class SandboxState:
 
     @property
     def customers(self) -> list[Account]:
-        """The accounts that can authorize the Connect App."""
-        return self.accounts[1:]
+        """The customers' main accounts: the accounts that can authorize the Connect App."""
+        return [a for a in self.accounts if a.role == "main"]
 
     @property
     def owner_auth_token(self) -> str:
@@ -134,8 +137,17 @@ class SandboxState:
         return hashlib.blake2b(f"auth-token:{self.seed}".encode(), digest_size=16).hexdigest()
 
     def account(self, sid: str) -> Account | None:
-        """Return the account with this SID, if the sandbox has it."""
-        return next((a for a in self.accounts if a.sid == sid), None)
+        """Return the account with this SID (Connect subaccounts included), if the sandbox has it."""
+        with self.lock:
+            found = next((a for a in self.connect_accounts.values() if a.sid == sid), None)
+        return found or next((a for a in self.accounts if a.sid == sid), None)
+
+    def family(self, main_sid: str) -> list[Account]:
+        """A customer's accounts: the main account, its subaccounts, then the Connect subaccount if made."""
+        members = [a for a in self.accounts if a.parent_sid == main_sid and a.role in ("main", "subaccount")]
+        with self.lock:
+            connect = self.connect_accounts.get(main_sid)
+        return members + ([connect] if connect is not None else [])
 
     def data(self, sid: str) -> AccountData:
         """Return the (lazily generated) history of an account."""
@@ -145,17 +157,30 @@ class SandboxState:
                 if account is None:
                     msg = f"the sandbox has no account {sid}"
                     raise KeyError(msg)
-                self._data[sid] = AccountData(self.seed, account, self.timeline)
+                self._data[sid] = AccountData(self.seed, account, self.now)
             return self._data[sid]
 
     def customer(self, sid: str) -> Account:
-        """Return a customer account, or raise ``ValueError`` naming the choices."""
+        """The main account of a customer, given its SID or its Connect subaccount's; ``ValueError`` otherwise."""
         account = self.account(sid)
-        if account is None or account.is_owner:
+        if account is not None and account.role == "connect":
+            account = self.account(account.parent_sid)
+        if account is None or account.role != "main":
             choices = ", ".join(a.sid for a in self.customers)
             msg = f"{sid!r} is not a sandbox customer account; choose one of {choices}"
             raise ValueError(msg)
         return account
+
+    def connected_family(self, sid: str) -> tuple[Account, tuple[str, ...], list[Account]] | None:
+        """For a Connect subaccount SID whose customer has authorized the app: (main account, permissions, family)."""
+        account = self.account(sid)
+        if account is None or account.role != "connect":
+            return None
+        with self.lock:
+            permissions = self.authorizations.get(account.parent_sid)
+        if permissions is None:
+            return None
+        return self.customer(account.parent_sid), permissions, self.family(account.parent_sid)
 
     # -- the Connect App --
 
@@ -165,24 +190,42 @@ class SandboxState:
             self.connect_app = replace(self.connect_app, **fields)
             return self.connect_app
 
-    def authorize(self, sid: str, permissions: tuple[str, ...]) -> None:
-        """Record that a customer authorized the Connect App with these permissions."""
-        self.customer(sid)
+    def authorize(self, sid: str, permissions: tuple[str, ...]) -> Account:
+        """Record that a customer authorized the Connect App; return the app's Connect subaccount.
+
+        The subaccount is made on the first authorization and kept, so authorizing
+        again (after a revocation, or with other permissions) gives the same SID.
+        """
+        main = self.customer(sid)
         unknown = [p for p in permissions if p not in PERMISSIONS]
         if unknown or not permissions:
             msg = f"permissions must be a non-empty subset of {PERMISSIONS}, got {permissions!r}"
             raise ValueError(msg)
         with self.lock:
-            self.authorizations[sid] = tuple(p for p in PERMISSIONS if p in permissions)
+            connect = self.connect_accounts.get(main.sid)
+            if connect is None:
+                app = self.connect_app
+                connect = connect_subaccount(self.seed, main, app.sid, app.friendly_name, self.now)
+                self.connect_accounts[main.sid] = connect
+            self.authorizations[main.sid] = tuple(p for p in PERMISSIONS if p in permissions)
+        return connect
 
     def revoke(self, sid: str) -> bool:
-        """Forget a customer's authorization; return whether there was one."""
-        self.customer(sid)
+        """Forget a customer's authorization (given its main or Connect SID); return whether there was one."""
+        main = self.customer(sid)
         with self.lock:
-            return self.authorizations.pop(sid, None) is not None
+            return self.authorizations.pop(main.sid, None) is not None
 
     async def notify_deauthorized(self, sid: str, timeout: float = 10.0) -> DeauthorizeResult:
-        """Call the app's Deauthorize Callback URL, signed with the owner's Auth Token."""
+        """Call the app's Deauthorize Callback URL, signed with the owner's Auth Token.
+
+        ``AccountSid`` is the Connect subaccount's SID: the one the app received
+        when the customer authorized it.
+        """
+        main = self.customer(sid)
+        with self.lock:
+            connect = self.connect_accounts.get(main.sid)
+        sid = connect.sid if connect is not None else main.sid
         app = self.connect_app
         url = app.deauthorize_callback_url
         if not url:
@@ -222,5 +265,8 @@ class SandboxState:
         """Back to the state right after start: no authorizations, no faults, first app."""
         with self.lock:
             self.authorizations.clear()
+            for connect in self.connect_accounts.values():
+                self._data.pop(connect.sid, None)
+            self.connect_accounts.clear()
             self.connect_app = self.initial_app
             self.faults.reset()
