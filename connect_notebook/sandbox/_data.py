@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 from ._activity import daily_counts, hour_weights, window
 from ._families import US_AREAS, Account
+from ._formats import day_start
 from ._sids import SidCodec, plain_sid
 
 __all__ = ["MESSAGE_ERRORS", "AccountData", "Alert", "Call", "Message"]
@@ -80,14 +81,16 @@ def _random_number(rng: random.Random, country: _Country) -> str:
 class _Sampler:
     """Draw UTC epoch seconds inside a day's window, following the hourly weights."""
 
-    def __init__(self, weights: list[float], window: tuple[int, int]) -> None:
+    def __init__(self, weights: list[float], midnight: int, window: tuple[int, int]) -> None:
         self.cum = list(_accumulate(weights))
+        self.midnight = midnight
         self.start, self.end = window
 
     def draw(self, rng: random.Random) -> int:
-        hour = bisect.bisect_right(self.cum, rng.random() * self.cum[-1])
-        lo = self.start + min(hour, 23) * 3600
-        hi = min(lo + 3600, self.end)
+        hour = min(bisect.bisect_right(self.cum, rng.random() * self.cum[-1]), 23)
+        # Hours outside the window weigh nothing, so the hour drawn overlaps it.
+        lo = max(self.midnight + hour * 3600, self.start)
+        hi = min(self.midnight + (hour + 1) * 3600, self.end)
         return rng.randrange(lo, max(hi, lo + 1))
 
 
@@ -267,7 +270,7 @@ class AccountData:
         count = self._call_counts[ordinal]
         rng = random.Random(f"calls:{self.seed}:{self.account.sid}:{ordinal}")
         span = window(self.account, ordinal, self.now)
-        sampler = _Sampler(hour_weights(self.account, ordinal, self.now), span)
+        sampler = _Sampler(hour_weights(self.account, ordinal, self.now), day_start(ordinal), span)
         raw: list[dict[str, Any]] = []
         while len(raw) < count:
             raw.extend(self._interaction(rng, sampler, span, count - len(raw), len(raw)))
@@ -408,7 +411,7 @@ class AccountData:
         count = self._message_counts[ordinal]
         rng = random.Random(f"messages:{self.seed}:{self.account.sid}:{ordinal}")
         span = window(self.account, ordinal, self.now)
-        sampler = _Sampler(hour_weights(self.account, ordinal, self.now), span)
+        sampler = _Sampler(hour_weights(self.account, ordinal, self.now), day_start(ordinal), span)
         raw: list[dict[str, Any]] = []
         for gen in range(count):
             created = sampler.draw(rng)
