@@ -29,7 +29,8 @@ from ._retry import RetryPolicy
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from ._frames import ALERTS_SCHEMA, CALLS_SCHEMA, MESSAGES_SCHEMA, USAGE_SCHEMA
+    from ._family import accounts
+    from ._frames import ACCOUNTS_SCHEMA, ALERTS_SCHEMA, CALLS_SCHEMA, MESSAGES_SCHEMA, USAGE_SCHEMA
     from ._loaders import load_alerts, load_calls, load_messages, load_usage, scan_calls, scan_messages
     from ._magics import connect_button, session
     from ._session import ConnectedAccount, Session
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from .sandbox import Sandbox
 
 __all__ = [
+    "ACCOUNTS_SCHEMA",
     "ALERTS_SCHEMA",
     "APIError",
     "AuthError",
@@ -60,6 +62,7 @@ __all__ = [
     "TransportError",
     "USAGE_SCHEMA",
     "__version__",
+    "accounts",
     "active_app",
     "connect_button",
     "default_customer",
@@ -81,6 +84,7 @@ _LAZY = {
     "ConnectButton": "connect_notebook._widget",
     "ConnectedAccount": "connect_notebook._session",
     "Session": "connect_notebook._session",
+    "accounts": "connect_notebook._family",
     "connect_button": "connect_notebook._magics",
     "session": "connect_notebook._magics",
     **{
@@ -96,7 +100,7 @@ _LAZY = {
     },
     **{
         name: "connect_notebook._frames"
-        for name in ("ALERTS_SCHEMA", "CALLS_SCHEMA", "MESSAGES_SCHEMA", "USAGE_SCHEMA")
+        for name in ("ACCOUNTS_SCHEMA", "ALERTS_SCHEMA", "CALLS_SCHEMA", "MESSAGES_SCHEMA", "USAGE_SCHEMA")
     },
 }
 

@@ -124,9 +124,9 @@ class APIClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def api(self, path: str) -> str:
-        """Absolute URL of a 2010 API path relative to the account (``Calls.json``)."""
-        return f"{self.app.api_url}/2010-04-01/Accounts/{self.account_sid}/{path}"
+    def api(self, path: str, *, account_sid: str | None = None) -> str:
+        """Absolute URL of a 2010 API path under an account (``Calls.json``): this one, or one of its family."""
+        return f"{self.app.api_url}/2010-04-01/Accounts/{account_sid or self.account_sid}/{path}"
 
     def absolute(self, uri: str) -> str:
         """Absolute URL of a ``*_page_uri`` (relative to the API's host) or an absolute URL."""

@@ -18,17 +18,20 @@ import polars as pl
 from ._exceptions import SchemaError
 
 __all__ = [
+    "ACCOUNTS_SCHEMA",
     "ALERTS_SCHEMA",
     "CALLS_SCHEMA",
     "CALL_DIRECTIONS",
     "CALL_STATUSES",
     "MESSAGES_SCHEMA",
     "USAGE_SCHEMA",
+    "decode_accounts_page",
     "decode_alerts_page",
     "decode_calls_page",
     "decode_messages_page",
     "decode_usage_page",
     "empty",
+    "type_accounts",
     "type_alerts",
     "type_calls",
     "type_messages",
@@ -55,6 +58,8 @@ MESSAGE_STATUSES = (
 )
 MESSAGE_DIRECTIONS = ("inbound", "outbound-api", "outbound-call", "outbound-reply")
 LOG_LEVELS = ("error", "warning", "notice", "debug")
+ACCOUNT_STATUSES = ("active", "suspended", "closed")
+ACCOUNT_TYPES = ("Trial", "Full")
 _RFC2822 = "%a, %d %b %Y %H:%M:%S %z"
 
 
@@ -154,6 +159,20 @@ ALERTS_SCHEMA = _schema(
 )
 
 
+ACCOUNTS_SCHEMA = _schema(
+    {
+        "sid": pl.String,
+        "friendly_name": pl.String,
+        "status": pl.Enum(ACCOUNT_STATUSES),
+        "type": pl.Enum(ACCOUNT_TYPES),
+        "owner_account_sid": pl.String,
+        "date_created": UTC_TIME,
+        "date_updated": UTC_TIME,
+        "is_connect_subaccount": pl.Boolean,
+    }
+)
+
+
 def empty(schema: pl.Schema) -> pl.DataFrame:
     """A frame with no rows and exactly this schema."""
     return pl.DataFrame(schema=schema)
@@ -170,6 +189,7 @@ _MESSAGE_WIRE = _wire(
 )
 _USAGE_WIRE = _wire(list(USAGE_SCHEMA))
 _ALERT_WIRE = _wire(list(ALERTS_SCHEMA))
+_ACCOUNT_WIRE = _wire([c for c in ACCOUNTS_SCHEMA if c != "is_connect_subaccount"])
 
 
 def _read_page(body: bytes, key: str, record: pl.Struct, link: str) -> tuple[pl.DataFrame, str | None]:
@@ -209,6 +229,11 @@ def decode_messages_page(body: bytes) -> tuple[pl.DataFrame, str | None]:
 def decode_usage_page(body: bytes) -> tuple[pl.DataFrame, str | None]:
     """One ``Usage/Records`` page, and ``next_page_uri``."""
     return _read_page(body, "usage_records", _USAGE_WIRE, "next_page_uri")
+
+
+def decode_accounts_page(body: bytes) -> tuple[pl.DataFrame, str | None]:
+    """One ``Accounts.json`` page, and ``next_page_uri``."""
+    return _read_page(body, "accounts", _ACCOUNT_WIRE, "next_page_uri")
 
 
 def decode_alerts_page(body: bytes) -> tuple[pl.DataFrame, str | None]:
@@ -325,4 +350,21 @@ def type_alerts(raw: pl.DataFrame) -> pl.DataFrame:
             for t in ("date_created", "date_generated", "date_updated")
         },
         "alert",
+    )
+
+
+def type_accounts(raw: pl.DataFrame, connected_sid: str) -> pl.DataFrame:
+    """Type a frame of accounts (ACCOUNTS_SCHEMA); ``connected_sid`` marks the Connect subaccount."""
+    if raw.height == 0:
+        return empty(ACCOUNTS_SCHEMA)
+    return _typed(
+        raw.with_columns(is_connect_subaccount=pl.lit(None)),
+        ACCOUNTS_SCHEMA,
+        {
+            "date_created": _rfc2822("date_created"),
+            "date_updated": _rfc2822("date_updated"),
+            # The SID the app was given, when it is a subaccount: a main account connected directly is not one.
+            "is_connect_subaccount": (pl.col("sid") == connected_sid) & (pl.col("owner_account_sid") != pl.col("sid")),
+        },
+        "account",
     )

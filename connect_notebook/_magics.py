@@ -21,7 +21,7 @@ from ._active import active_app, is_embedded_sandbox, revocation_listeners, use_
 from ._callback import CallbackServer
 from ._client import APIClient
 from ._config import ConnectApp, check_sid, shown
-from ._exceptions import ConfigError, ConnectNotebookError, NotFoundError
+from ._exceptions import ConfigError, ConnectNotebookError
 from ._session import ConnectedAccount, Session, default_session_file
 from ._widget import ConnectButton
 
@@ -54,16 +54,11 @@ _ext: _Extension | None = None
 
 def _verifier(app: ConnectApp) -> Any:
     def verify(sid: str) -> ConnectedAccount:
-        """Check with Twilio that the owner's token works for ``sid``; read its name and permissions."""
+        """Check with Twilio that the owner's token works for ``sid``, and find the customer behind it."""
         check_sid(sid, "AC", "AccountSid")
-        with APIClient(app, sid) as client:
-            account = client.get_json(client.api("").rstrip("/") + ".json")
-            try:
-                authorized = client.get_json(client.api(f"AuthorizedConnectApps/{app.connect_app_sid}.json"))
-                permissions = tuple(authorized.get("permissions") or ())
-            except NotFoundError:
-                permissions = ()
-        return ConnectedAccount(sid=sid, friendly_name=account.get("friendly_name") or sid, permissions=permissions)
+        from ._family import customer  # polars comes with it: imported when a customer connects, not at %load_ext
+
+        return customer(sid, app=app)
 
     return verify
 

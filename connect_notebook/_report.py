@@ -10,10 +10,8 @@ temporary file and renamed into place, so a failed run leaves no partial report.
 from __future__ import annotations
 
 import html
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ._cache import atomic_write
 from ._config import check_sid
 from ._exceptions import ConfigError
 
@@ -188,16 +187,6 @@ def render_report(
     _execute(nb, notebook.parent, say)
     account = params.account or "the sandbox's first customer"
     out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(_html(nb, params, account))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)  # mkstemp makes it 0600; a report is an ordinary file
-        os.replace(temp, out)
-    finally:
-        Path(temp).unlink(missing_ok=True)
+    atomic_write(out, _html(nb, params, account).encode("utf-8"))  # an ordinary file: 0o666 & ~umask
     say(f"wrote {out} ({out.stat().st_size // 1024} KB) at {datetime.now().astimezone():%Y-%m-%d %H:%M}")
     return out

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from ._cache import atomic_write
+
 __all__ = ["ConnectedAccount", "Session", "default_session_file"]
 
 log = logging.getLogger("connect_notebook")
@@ -27,18 +29,24 @@ Listener = Callable[[Event, "ConnectedAccount | None"], None]
 
 @dataclass(frozen=True)
 class ConnectedAccount:
-    """A customer account that authorized the Connect App."""
+    """A customer that authorized the Connect App, and the AccountSid the app received for it.
+
+    ``sid`` is what requests authenticate as (on Twilio, the app's Connect
+    subaccount); ``friendly_name`` and ``customer_sid`` name the customer's main
+    account, which is what a person recognises.
+    """
 
     sid: str
     friendly_name: str
     permissions: tuple[str, ...] = ("get-all",)
     connected_at: datetime | None = None
     revoked: bool = False
+    customer_sid: str | None = None  # the customer's main account; None when unknown (then ``sid``)
 
     @property
     def label(self) -> str:
-        """``<friendly name> (AC…last4)``, for status lines: enough to recognise, short to read."""
-        return f"{self.friendly_name} (AC…{self.sid[-4:]})"
+        """``<customer name> (AC…last4 of its main account)``, for status lines: enough to recognise, short to read."""
+        return f"{self.friendly_name} (AC…{(self.customer_sid or self.sid)[-4:]})"
 
     def _to_json(self) -> dict[str, object]:
         data = asdict(self)
@@ -49,12 +57,14 @@ class ConnectedAccount:
     @classmethod
     def _from_json(cls, data: dict[str, object]) -> ConnectedAccount:
         when = data.get("connected_at")
+        customer = data.get("customer_sid")
         return cls(
             sid=str(data["sid"]),
             friendly_name=str(data.get("friendly_name") or data["sid"]),
             permissions=tuple(str(p) for p in data.get("permissions") or ()),  # type: ignore[attr-defined]
             connected_at=datetime.fromisoformat(when) if isinstance(when, str) else None,
             revoked=bool(data.get("revoked", False)),
+            customer_sid=customer if isinstance(customer, str) else None,
         )
 
 
@@ -172,15 +182,9 @@ class Session:
     def _save(self) -> None:
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         data = json.dumps({"accounts": [a._to_json() for a in self._accounts.values()]}, indent=1)
-        temp = self.path.with_name(f".{self.path.name}.tmp")
-        # Created 0600 from the start: the file is never readable by others, not even briefly.
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(data)
-        os.chmod(temp, 0o600)
-        os.replace(temp, self.path)
+        # Created 0600 from the start, in a 0700 folder: never readable by others, not even briefly.
+        atomic_write(self.path, data.encode(), mode=0o600, folder_mode=0o700)
 
     def _load(self, path: Path) -> None:
         try:

@@ -1,0 +1,115 @@
+"""`_family`: the accounts behind one Connect authorization, read through ``/Accounts.json``.
+
+The AccountSid Twilio hands a Connect App names the app's own subaccount under
+the customer's main account; the customer's calls live in the main account and
+its other subaccounts. With the owner's token and that SID, ``/Accounts.json``
+lists them all (``twilio-api-notes.md`` §8.1), and each one's resources are read
+under its own path with the same credentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import polars as pl
+
+from ._active import active_app
+from ._client import APIClient
+from ._config import ConnectApp, check_sid
+from ._exceptions import NotFoundError
+from ._frames import ACCOUNTS_SCHEMA, decode_accounts_page, empty, type_accounts
+from ._session import ConnectedAccount
+
+__all__ = ["account_sid_of", "accounts", "customer", "customer_of", "read_family", "select_accounts"]
+
+
+def account_sid_of(account: object) -> str:
+    """An AccountSid, or a connected-account object's ``sid``."""
+    sid = account if isinstance(account, str) else getattr(account, "sid", getattr(account, "account_sid", None))
+    return check_sid(sid, "AC", "account")
+
+
+def read_family(client: APIClient) -> pl.DataFrame:
+    """Every account the client's credentials can see (ACCOUNTS_SCHEMA), main account first."""
+    url = f"{client.app.api_url}/2010-04-01/Accounts.json?PageSize=1000"
+    pages = list(client.iter_pages(url, decode_accounts_page, what="accounts page"))
+    frame = type_accounts(pl.concat(pages) if pages else pl.DataFrame(), client.account_sid)
+    if client.account_sid not in frame["sid"]:
+        # Twilio always lists the authenticating account; if not, still load what the SID itself holds.
+        return empty(ACCOUNTS_SCHEMA)
+    # The main account first, then the others by age, so a frame lists the family the same way every time.
+    main = pl.col("sid") == pl.col("owner_account_sid")
+    return frame.sort([main, "date_created", "sid"], descending=[True, False, False], maintain_order=True)
+
+
+def customer_of(family: pl.DataFrame, connected_sid: str) -> tuple[str, str]:
+    """The customer behind a connected SID: its main account's (SID, friendly name)."""
+    row = family.filter(pl.col("sid") == connected_sid)
+    owner = row["owner_account_sid"][0] if row.height else connected_sid
+    main = family.filter(pl.col("sid") == owner)
+    if main.height == 0:
+        return connected_sid, row["friendly_name"][0] if row.height else connected_sid
+    return owner, main["friendly_name"][0] or owner
+
+
+def select_accounts(family: pl.DataFrame, connected_sid: str, accounts: str | Iterable[str] | None) -> list[str]:
+    """The family SIDs a load covers: all of them, or the subset asked for (each must belong to the family)."""
+    sids = family["sid"].to_list() or [connected_sid]
+    if accounts is None:
+        return sids
+    wanted = [accounts] if isinstance(accounts, str) else list(accounts)
+    for sid in wanted:
+        check_sid(sid, "AC", "accounts")
+    unknown = [s for s in wanted if s not in sids]
+    if unknown:
+        msg = (
+            f"accounts must belong to the family of {connected_sid}: {', '.join(unknown)} "
+            f"{'is' if len(unknown) == 1 else 'are'} not among {', '.join(sids)} (see cn.accounts())"
+        )
+        raise ValueError(msg)
+    return [s for s in sids if s in wanted]
+
+
+def accounts(account: object, *, app: ConnectApp | None = None) -> pl.DataFrame:
+    """The customer's accounts behind a connected AccountSid, as a typed frame (``ACCOUNTS_SCHEMA``).
+
+    One row per account: the main account, its subaccounts (closed ones too) and
+    the Connect App's own subaccount, with ``status``, ``type``,
+    ``owner_account_sid`` (the main account), ``date_created`` and
+    ``is_connect_subaccount`` (the SID Twilio gave the app).
+
+    Examples
+    --------
+    >>> cn.accounts(account).select("friendly_name", "status")  # doctest: +SKIP
+    """
+    app = app or active_app()
+    sid = account_sid_of(account)
+    with APIClient(app, sid) as client:
+        return read_family(client)
+
+
+def customer(account: object, *, app: ConnectApp | None = None) -> ConnectedAccount:
+    """Who is behind a connected AccountSid: the customer's name and main account, and the app's permissions.
+
+    Checks with Twilio that the owner's token works for the SID (``AuthorizationRevoked``
+    otherwise). ``label`` is what the widget, the session and the report show,
+    e.g. ``Harbor Dental Group (AC…0431)``: the customer, not the Connect subaccount.
+    """
+    app = app or active_app()
+    sid = account_sid_of(account)
+    with APIClient(app, sid) as client:
+        family = read_family(client)
+        if family.height:
+            main_sid, name = customer_of(family, sid)
+        else:  # not listed: describe the account itself
+            record = client.get_json(client.api("").rstrip("/") + ".json")
+            main_sid, name = record.get("owner_account_sid") or sid, record.get("friendly_name") or sid
+        try:
+            # The authorization is recorded on the account that gave it: the customer's main account.
+            authorized = client.get_json(
+                client.api(f"AuthorizedConnectApps/{app.connect_app_sid}.json", account_sid=main_sid)
+            )
+            permissions = tuple(authorized.get("permissions") or ())
+        except NotFoundError:
+            permissions = ()
+    return ConnectedAccount(sid=sid, friendly_name=name, permissions=permissions, customer_sid=main_sid)
