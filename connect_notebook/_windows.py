@@ -174,7 +174,8 @@ class _Load:
             # Days this recent may still change (calls ringing, prices posted): only older ones come from the cache.
             last_settled = min(span.last, self.settled_before - _DAY)
             cached = [_Piece(first, last, frame) for first, last, frame in cache.read(span.first, last_settled)]
-        runs = _missing_runs(span, [(p.first, p.last) for p in cached], self.today)
+        # With a cache, today gets a window of its own, so that the days before it can be written whole.
+        runs = _missing_runs(span, [(p.first, p.last) for p in cached], self.today if cache is not None else None)
         windows: list[Window] = []
         if runs:
             lo, hi = runs[-1][0], runs[0][1]
@@ -256,8 +257,8 @@ class _Load:
         return frame.filter(pl.all_horizontal(conditions)) if conditions else frame
 
 
-def _missing_runs(span: Span, cached: Sequence[tuple[date, date]], today: date) -> list[tuple[date, date]]:
-    """The days of ``span`` no cached piece covers, as runs newest first; today stands alone."""
+def _missing_runs(span: Span, cached: Sequence[tuple[date, date]], today: date | None) -> list[tuple[date, date]]:
+    """The days of ``span`` no cached piece covers, as runs newest first; ``today`` (if given) stands alone."""
     covered = sorted(cached)
     runs: list[tuple[date, date]] = []
     cursor = span.first
@@ -267,8 +268,7 @@ def _missing_runs(span: Span, cached: Sequence[tuple[date, date]], today: date) 
         cursor = max(cursor, last + _DAY)
     split: list[tuple[date, date]] = []
     for first, last in runs:
-        # Today is never cached, so it gets a window of its own and the rest can be.
-        if first < today <= last:
+        if today is not None and first < today <= last:
             split += [(first, today - _DAY), (today, last)]
         else:
             split.append((first, last))

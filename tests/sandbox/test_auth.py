@@ -1,8 +1,10 @@
 """The sandbox's REST auth matrix over real HTTP: who may read, write and update what.
 
-Connect credentials are the customer's AccountSid with the owner's Auth Token
-(notes §1.6), valid only while the customer has the app authorized (§1.7).
-Every refusal is Twilio's error body (§3.1).
+Connect credentials are the AccountSid the app received, which names the app's
+Connect subaccount under the customer's main account (notes §8.1), with the
+owner's Auth Token (§1.6), valid only while the customer has the app authorized
+(§1.7). Every refusal is Twilio's error body (§3.1). The family-wide side of the
+matrix (every family account readable, nothing else) is in ``test_families.py``.
 """
 
 from __future__ import annotations
@@ -49,11 +51,21 @@ def assert_unauthorized(response: httpx.Response) -> None:
 
 
 def who(sandbox: Sandbox, role: str) -> str:
-    """Resolve a role name used in the parameter tables to an AccountSid."""
+    """Resolve a role name used in the parameter tables to an AccountSid.
+
+    ``connected`` / ``other-connected`` are the Connect subaccounts the app received
+    for the first / second customer; they exist once that customer has authorized.
+    """
+    customer, other = sandbox.customer_account_sids[:2]
+    if role in ("connected", "other-connected"):
+        sid = sandbox.connected_sid(customer if role == "connected" else other)
+        assert sid is not None, f"{role} needs an authorization first"
+        return sid
     return {
         "owner": sandbox.owner_account_sid,
-        "customer": sandbox.customer_account_sids[0],
-        "other": sandbox.customer_account_sids[1],
+        "customer": customer,
+        "subaccount": sandbox.family(customer)[1],
+        "other": other,
         "unknown": UNKNOWN_ACCOUNT,
     }[role]
 
@@ -113,13 +125,14 @@ def test_authorized_customer_reads_with_owner_token_but_never_sees_it(
     sandbox: Sandbox, http: httpx.Client, permissions: tuple[str, ...]
 ) -> None:
     customer = sandbox.customer_account_sids[0]
-    sandbox.authorize(customer, permissions)
-    auth = (customer, sandbox.owner_auth_token)
+    connected = sandbox.authorize(customer, permissions)
+    auth = (connected, sandbox.owner_auth_token)
 
     calls = http.get(f"/2010-04-01/Accounts/{customer}/Calls.json", auth=auth)
     account = http.get(f"/2010-04-01/Accounts/{customer}.json", auth=auth)
     accounts = http.get("/2010-04-01/Accounts.json", auth=auth)
 
+    assert connected != customer
     assert calls.status_code == 200
     assert calls.json()["calls"]
     assert {c["account_sid"] for c in calls.json()["calls"]} == {customer}
@@ -127,7 +140,9 @@ def test_authorized_customer_reads_with_owner_token_but_never_sees_it(
     assert account.json()["sid"] == customer
     assert account.json()["auth_token"] is None
     assert accounts.status_code == 200
-    assert [(a["sid"], a["auth_token"]) for a in accounts.json()["accounts"]] == [(customer, None)]
+    assert [(a["sid"], a["auth_token"]) for a in accounts.json()["accounts"]] == [
+        (sid, None) for sid in sandbox.family(customer)
+    ]
     for response in (calls, account, accounts):
         assert sandbox.owner_auth_token not in response.text
 
@@ -139,15 +154,19 @@ def test_authorized_customer_reads_with_owner_token_but_never_sees_it(
     ("user", "password", "path_account", "steps"),
     [
         pytest.param("owner", "owner", "customer", (), id="owner-creds-on-customer-path"),
+        pytest.param("owner", "owner", "customer", ("authorize",), id="owner-creds-on-authorized-customer-path"),
         pytest.param("customer", "owner", "customer", (), id="never-authorized-customer"),
-        pytest.param("customer", "owner", "customer", ("authorize", "revoke"), id="revoked-customer"),
+        pytest.param("customer", "owner", "customer", ("authorize",), id="main-account-sid-while-authorized"),
+        pytest.param("subaccount", "owner", "subaccount", ("authorize",), id="subaccount-sid-while-authorized"),
+        pytest.param("connected", "owner", "customer", ("authorize", "revoke"), id="revoked-customer"),
         pytest.param("owner", "wrong", "owner", (), id="owner-with-wrong-token"),
         pytest.param("owner", "upper", "owner", (), id="owner-token-in-other-case"),
         pytest.param("owner", "empty", "owner", (), id="owner-with-empty-token"),
-        pytest.param("customer", "wrong", "customer", ("authorize",), id="authorized-customer-wrong-token"),
+        pytest.param("connected", "wrong", "customer", ("authorize",), id="authorized-customer-wrong-token"),
         pytest.param("unknown", "owner", "unknown", (), id="unknown-account-sid"),
-        pytest.param("customer", "owner", "other", ("authorize", "authorize-other"),
+        pytest.param("connected", "owner", "other", ("authorize", "authorize-other"),
                      id="username-differs-from-path"),
+        pytest.param("connected", "owner", "owner", ("authorize",), id="connected-on-owner-path"),
         pytest.param("other", "owner", "customer", ("authorize",), id="unauthorized-user-on-authorized-path"),
     ],
 )
@@ -183,11 +202,11 @@ def test_missing_or_garbled_authorization_header_gets_401_with_challenge(
     sandbox: Sandbox, http: httpx.Client, authorization: str | None
 ) -> None:
     customer = sandbox.customer_account_sids[0]
-    sandbox.authorize(customer)
+    connected = sandbox.authorize(customer)
     if authorization == "{basic-no-colon}":
-        authorization = _basic(f"{customer}{sandbox.owner_auth_token}".encode())
+        authorization = _basic(f"{connected}{sandbox.owner_auth_token}".encode())
     elif authorization == "{basic-not-utf8}":
-        authorization = _basic(customer.encode() + b":\xff\xfe" + sandbox.owner_auth_token.encode())
+        authorization = _basic(connected.encode() + b":\xff\xfe" + sandbox.owner_auth_token.encode())
     headers = {} if authorization is None else {"Authorization": authorization}
 
     response = http.get(f"/2010-04-01/Accounts/{customer}/Calls.json", headers=headers)
@@ -211,25 +230,28 @@ def test_get_all_customer_cannot_post_403_20403(
     sandbox: Sandbox, http: httpx.Client, resource: str, form: dict[str, str]
 ) -> None:
     customer = sandbox.customer_account_sids[0]
-    sandbox.authorize(customer, ("get-all",))
+    connected = sandbox.authorize(customer, ("get-all",))
+    auth = (connected, sandbox.owner_auth_token)
 
-    response = http.post(f"/2010-04-01/Accounts/{customer}/{resource}", data=form,
-                         auth=(customer, sandbox.owner_auth_token))
+    own = http.post(f"/2010-04-01/Accounts/{connected}/{resource}", data=form, auth=auth)
+    main = http.post(f"/2010-04-01/Accounts/{customer}/{resource}", data=form, auth=auth)
 
-    assert_twilio_error(response, 403, 20403)
+    assert_twilio_error(own, 403, 20403)
+    assert_twilio_error(main, 403, 20403)
 
 
 def test_post_all_customer_places_a_call_201(sandbox: Sandbox, http: httpx.Client) -> None:
     customer = sandbox.customer_account_sids[0]
-    sandbox.authorize(customer, ("get-all", "post-all"))
+    connected = sandbox.authorize(customer, ("get-all", "post-all"))
     form = {"To": "+14155550100", "From": "+14155550199", "Url": "https://example.com/twiml"}
 
-    response = http.post(f"/2010-04-01/Accounts/{customer}/Calls.json", data=form,
-                         auth=(customer, sandbox.owner_auth_token))
+    # post-all writes into the Connect subaccount only (notes §8.1).
+    response = http.post(f"/2010-04-01/Accounts/{connected}/Calls.json", data=form,
+                         auth=(connected, sandbox.owner_auth_token))
 
     assert response.status_code == 201, response.text
     call = response.json()
-    assert call["account_sid"] == customer
+    assert call["account_sid"] == connected
     assert call["status"] == "queued"
     assert (call["to"], call["from"]) == (form["To"], form["From"])
     assert call["sid"].startswith("CA")
@@ -311,16 +333,18 @@ def test_owner_post_with_invalid_connect_app_value_is_400_and_changes_nothing(
 
 def test_customer_cannot_update_the_owners_connect_app(sandbox: Sandbox, http: httpx.Client) -> None:
     customer = sandbox.customer_account_sids[0]
-    sandbox.authorize(customer, ("get-all", "post-all"))
-    auth = (customer, sandbox.owner_auth_token)
+    connected = sandbox.authorize(customer, ("get-all", "post-all"))
+    auth = (connected, sandbox.owner_auth_token)
     before = sandbox.connect_app
     form = {"AuthorizeRedirectUrl": "https://evil.example.com/"}
 
     on_owner_path = http.post(_app_path(sandbox), data=form, auth=auth)
-    on_own_path = http.post(_app_path(sandbox, customer), data=form, auth=auth)
+    on_own_path = http.post(_app_path(sandbox, connected), data=form, auth=auth)
+    on_main_path = http.post(_app_path(sandbox, customer), data=form, auth=auth)
 
     assert_unauthorized(on_owner_path)
     assert_twilio_error(on_own_path, 404, 20404)
+    assert_twilio_error(on_main_path, 403, 20403)
     assert sandbox.connect_app == before
 
 
@@ -352,17 +376,22 @@ def test_unknown_resource_is_404_20404(sandbox: Sandbox, http: httpx.Client, pat
 
 def test_call_sid_of_another_account_is_404(sandbox: Sandbox, http: httpx.Client) -> None:
     first, second = sandbox.customer_account_sids[:2]
-    sandbox.authorize(first)
-    sandbox.authorize(second)
+    first_connected = sandbox.authorize(first)
+    second_connected = sandbox.authorize(second)
     call_sid = sandbox.calls(first)[0]["sid"]
+    subaccount = sandbox.family(first)[1]
 
     own = http.get(f"/2010-04-01/Accounts/{first}/Calls/{call_sid}.json",
-                   auth=(first, sandbox.owner_auth_token))
+                   auth=(first_connected, sandbox.owner_auth_token))
+    sibling = http.get(f"/2010-04-01/Accounts/{subaccount}/Calls/{call_sid}.json",
+                       auth=(first_connected, sandbox.owner_auth_token))
     other = http.get(f"/2010-04-01/Accounts/{second}/Calls/{call_sid}.json",
-                     auth=(second, sandbox.owner_auth_token))
+                     auth=(second_connected, sandbox.owner_auth_token))
 
     assert own.status_code == 200
     assert own.json()["sid"] == call_sid
+    # A call belongs to one account: not to its family's other accounts, nor another customer's.
+    assert_twilio_error(sibling, 404, 20404)
     assert_twilio_error(other, 404, 20404)
 
 
@@ -390,11 +419,12 @@ def test_unsupported_method_is_405_json(sandbox: Sandbox, http: httpx.Client, me
     ("user", "password", "steps", "status"),
     [
         pytest.param("owner", "owner", (), 200, id="owner"),
-        pytest.param("customer", "owner", ("authorize",), 200, id="authorized-customer"),
+        pytest.param("connected", "owner", ("authorize",), 200, id="authorized-customer"),
         pytest.param("customer", "owner", (), 401, id="never-authorized-customer"),
-        pytest.param("customer", "owner", ("authorize", "revoke"), 401, id="revoked-customer"),
+        pytest.param("customer", "owner", ("authorize",), 401, id="main-account-sid-while-authorized"),
+        pytest.param("connected", "owner", ("authorize", "revoke"), 401, id="revoked-customer"),
         pytest.param("owner", "wrong", (), 401, id="wrong-token"),
-        pytest.param("customer", "wrong", ("authorize",), 401, id="authorized-customer-wrong-token"),
+        pytest.param("connected", "wrong", ("authorize",), 401, id="authorized-customer-wrong-token"),
         pytest.param("unknown", "owner", (), 401, id="unknown-account-sid"),
         pytest.param(None, None, (), 401, id="no-credentials"),
     ],
@@ -411,8 +441,10 @@ def test_monitor_alerts_obey_connect_credential_rules(
     if status == 200:
         assert response.status_code == 200, response.text
         alerts = response.json()["alerts"]
-        assert alerts
-        assert {a["account_sid"] for a in alerts} == {who(sandbox, user)}  # type: ignore[arg-type]
+        # Monitor answers for the authenticated account only: the owner's debugger log has
+        # alerts; a Connect subaccount's own log is empty in the sandbox.
+        assert bool(alerts) is (user == "owner")
+        assert {a["account_sid"] for a in alerts} <= {who(sandbox, user)}  # type: ignore[arg-type]
         assert sandbox.owner_auth_token not in response.text
     else:
         assert_unauthorized(response)
@@ -420,12 +452,12 @@ def test_monitor_alerts_obey_connect_credential_rules(
 
 def test_monitor_alert_of_another_account_is_404(sandbox: Sandbox, http: httpx.Client) -> None:
     customer = sandbox.customer_account_sids[0]
-    sandbox.authorize(customer)
+    connected = sandbox.authorize(customer)
     owner_auth = (sandbox.owner_account_sid, sandbox.owner_auth_token)
     alert_sid = http.get("/v1/Alerts", auth=owner_auth).json()["alerts"][0]["sid"]
 
     as_owner = http.get(f"/v1/Alerts/{alert_sid}", auth=owner_auth)
-    as_customer = http.get(f"/v1/Alerts/{alert_sid}", auth=(customer, sandbox.owner_auth_token))
+    as_customer = http.get(f"/v1/Alerts/{alert_sid}", auth=(connected, sandbox.owner_auth_token))
 
     assert as_owner.status_code == 200
     assert as_owner.json()["sid"] == alert_sid

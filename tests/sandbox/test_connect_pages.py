@@ -2,7 +2,9 @@
 
 The deauthorize callback is received by a small Tornado app of our own on a
 loopback port, so what is checked is what actually went over the wire
-(notes §1.3-§1.5, signature per §4).
+(notes §1.3-§1.5, signature per §4). The ``AccountSid`` in the redirect and in
+the callback names the app's Connect subaccount under the customer's main
+account, not the main account itself (§8.1).
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ import tornado.web
 
 from connect_notebook._serving import ServerThread
 from connect_notebook._signature import compute_signature, is_valid_signature
-from connect_notebook.sandbox import Sandbox
+from connect_notebook.sandbox import Profile, Sandbox
 
 REDIRECT = "https://app.example.com/connect/authorized"
 OTHER_TOKEN = "0123456789abcdef0123456789abcdef"
 WAIT = 10.0  # seconds; only a guard against hangs
+TINY = Profile(name="Solo", pattern="dense", days=1, calls=10)  # for sandboxes of one test
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -60,9 +63,15 @@ def parse_form(html: str) -> _Form:
 
 
 def api_status(http: httpx.Client, sandbox: Sandbox, customer: str) -> int:
-    """The status a customer's Connect credentials get on its call log right now."""
+    """The status a customer's Connect credentials get on its main account's call log right now.
+
+    The credentials are the Connect subaccount's SID once one was made; before any
+    authorization the app holds no SID for the customer, and the nearest thing it could
+    try is the main account's own SID (which the owner's token never opens).
+    """
+    sid = sandbox.connected_sid(customer) or customer
     response = http.get(f"/2010-04-01/Accounts/{customer}/Calls.json", params={"PageSize": 1},
-                        auth=(customer, sandbox.owner_auth_token))
+                        auth=(sid, sandbox.owner_auth_token))
     if response.status_code == 401:
         assert response.json()["code"] == 20003
     return response.status_code
@@ -272,11 +281,15 @@ def test_authorizing_through_the_page_redirects_with_account_sid_and_grants_acce
 
     target, query = redirect_target(response)
     assert target == REDIRECT
-    expected = [("AccountSid", customer)] + ([] if state is None else [("state", state)])
+    connected = sandbox.connected_sid(customer)
+    # The app receives its Connect subaccount's SID, the last member of the customer's family.
+    assert connected is not None and connected != customer
+    assert sandbox.family(customer)[-1] == connected
+    expected = [("AccountSid", connected)] + ([] if state is None else [("state", state)])
     assert sorted(query) == sorted(expected)
     assert api_status(http, sandbox, customer) == 200
     authorized = http.get(f"/2010-04-01/Accounts/{customer}/AuthorizedConnectApps.json",
-                          auth=(customer, sandbox.owner_auth_token)).json()["authorized_connect_apps"]
+                          auth=(connected, sandbox.owner_auth_token)).json()["authorized_connect_apps"]
     assert [(a["connect_app_sid"], a["permissions"]) for a in authorized] == [
         (sandbox.connect_app_sid, ["get-all"])]
 
@@ -295,11 +308,12 @@ def test_authorizing_grants_exactly_the_permissions_the_app_asks_for(
     customer = sandbox.customer_account_sids[0]
 
     decided = http.post(sandbox.authorize_url, data={"decision": "authorize", "AccountSid": customer})
-    placed = http.post(f"/2010-04-01/Accounts/{customer}/Calls.json",
+    _, query = redirect_target(decided)
+    connected = dict(query)["AccountSid"]
+    placed = http.post(f"/2010-04-01/Accounts/{connected}/Calls.json",
                        data={"To": "+14155550100", "From": "+14155550199", "Url": "https://example.com/t"},
-                       auth=(customer, sandbox.owner_auth_token))
+                       auth=(connected, sandbox.owner_auth_token))
 
-    assert decided.status_code == 302
     assert placed.status_code == post_status
 
 
@@ -389,8 +403,26 @@ def test_authorize_url_with_a_query_string_gets_the_parameters_appended_with_amp
     location = response.headers["location"]
     assert location.startswith("https://app.example.com/cb?flow=connect&v=2&")
     assert location.count("?") == 1
-    assert parse_qsl(urlsplit(location).query) == [("flow", "connect"), ("v", "2"), ("AccountSid", customer),
+    assert parse_qsl(urlsplit(location).query) == [("flow", "connect"), ("v", "2"),
+                                                   ("AccountSid", sandbox.connected_sid(customer)),
                                                    ("state", "s1")]
+
+
+def test_authorizing_again_through_the_page_redirects_with_the_same_connect_subaccount(
+    sandbox: Sandbox, http: httpx.Client
+) -> None:
+    sandbox.update_connect_app(authorize_redirect_url=REDIRECT)
+    customer = sandbox.customer_account_sids[2]
+    form = {"decision": "authorize", "AccountSid": customer}
+
+    first = dict(redirect_target(http.post(sandbox.authorize_url, data=form))[1])["AccountSid"]
+    again = dict(redirect_target(http.post(sandbox.authorize_url, data=form))[1])["AccountSid"]
+    sandbox.deauthorize(customer)
+    after_revoking = dict(redirect_target(http.post(sandbox.authorize_url, data=form))[1])["AccountSid"]
+
+    assert first == again == after_revoking == sandbox.connected_sid(customer)
+    assert first not in sandbox.customer_account_sids
+    assert api_status(http, sandbox, customer) == 200
 
 
 # --- deauthorizing: the signed callback ---------------------------------------------------------
@@ -413,7 +445,7 @@ def _revoke(sandbox: Sandbox, http: httpx.Client, trigger: str, customer: str) -
     """Revoke through the Python API or the revoke page; return the callback status seen."""
     if trigger == "api":
         result = sandbox.deauthorize(customer)
-        assert result.account_sid == customer
+        assert result.account_sid == sandbox.connected_sid(customer)
         assert result.error is None
         return result.status
     page = http.post(sandbox.deauthorize_page_url, data={"AccountSid": customer})
@@ -430,7 +462,7 @@ def test_deauthorizing_sends_one_signed_callback_and_ends_access(
     url = receiver.url()
     _configure_callback(sandbox, how, url, method)
     customer = sandbox.customer_account_sids[0]
-    sandbox.authorize(customer)
+    connected = sandbox.authorize(customer)
     assert api_status(http, sandbox, customer) == 200
 
     status = _revoke(sandbox, http, trigger, customer)
@@ -438,7 +470,8 @@ def test_deauthorizing_sends_one_signed_callback_and_ends_access(
     assert receiver.received.wait(WAIT)
     assert len(receiver.callbacks) == 1
     cb = receiver.callbacks[0]
-    expected = {"AccountSid": customer, "ConnectAppSid": sandbox.connect_app_sid}
+    # The callback names the SID the app was given: the Connect subaccount, not the main account.
+    expected = {"AccountSid": connected, "ConnectAppSid": sandbox.connect_app_sid}
     assert cb.method == method
     assert cb.signature
     if method == "POST":
@@ -460,13 +493,31 @@ def test_deauthorizing_sends_one_signed_callback_and_ends_access(
     assert api_status(http, sandbox, customer) == 401
 
 
+def test_callback_carries_the_account_sid_the_authorize_redirect_carried(
+    sandbox: Sandbox, http: httpx.Client, receiver: Receiver
+) -> None:
+    sandbox.update_connect_app(authorize_redirect_url=REDIRECT, deauthorize_callback_url=receiver.url())
+    customer = sandbox.customer_account_sids[1]
+
+    redirected = http.post(sandbox.authorize_url, data={"decision": "authorize", "AccountSid": customer})
+    given = dict(redirect_target(redirected)[1])["AccountSid"]
+    revoked = http.post(sandbox.deauthorize_page_url, data={"AccountSid": customer})
+
+    assert_html_page(revoked, 200)
+    assert receiver.received.wait(WAIT)
+    [cb] = receiver.callbacks
+    assert dict(cb.form)["AccountSid"] == given
+    assert given != customer
+    assert is_valid_signature(cb.url, cb.form, cb.signature or "", sandbox.owner_auth_token)
+
+
 def test_get_callback_to_url_with_query_appends_parameters_and_signs_whole_url(
     sandbox: Sandbox, receiver: Receiver
 ) -> None:
     url = receiver.url("/connect/deauthorized?tenant=acme&v=2")
     sandbox.update_connect_app(deauthorize_callback_url=url, deauthorize_callback_method="GET")
     customer = sandbox.customer_account_sids[2]
-    sandbox.authorize(customer)
+    connected = sandbox.authorize(customer)
 
     result = sandbox.deauthorize(customer)
 
@@ -475,7 +526,7 @@ def test_get_callback_to_url_with_query_appends_parameters_and_signs_whole_url(
     [cb] = receiver.callbacks
     assert cb.url.startswith(url + "&")
     assert cb.query[:2] == [("tenant", "acme"), ("v", "2")]
-    assert sorted(cb.query[2:]) == [("AccountSid", customer), ("ConnectAppSid", sandbox.connect_app_sid)]
+    assert sorted(cb.query[2:]) == [("AccountSid", connected), ("ConnectAppSid", sandbox.connect_app_sid)]
     assert is_valid_signature(cb.url, [], cb.signature or "", sandbox.owner_auth_token)
     assert not is_valid_signature(url, [], cb.signature or "", sandbox.owner_auth_token)
 
@@ -491,8 +542,10 @@ def test_post_callback_signature_fails_when_a_parameter_is_tampered(
 
     [cb] = receiver.callbacks
     tampered = [(k, sandbox.customer_account_sids[1] if k == "AccountSid" else v) for k, v in cb.form]
+    main_instead = [(k, customer if k == "AccountSid" else v) for k, v in cb.form]
     assert is_valid_signature(cb.url, cb.form, cb.signature or "", sandbox.owner_auth_token)
     assert not is_valid_signature(cb.url, tampered, cb.signature or "", sandbox.owner_auth_token)
+    assert not is_valid_signature(cb.url, main_instead, cb.signature or "", sandbox.owner_auth_token)
 
 
 @pytest.mark.parametrize("status", [200, 204, 500, 404], ids=lambda s: f"callback-answers-{s}")
@@ -506,7 +559,7 @@ def test_deauthorize_result_reports_the_callbacks_status(
 
     result = sandbox.deauthorize(customer)
 
-    assert result.account_sid == customer
+    assert result.account_sid == sandbox.connected_sid(customer)
     assert result.callback_url == receiver.url()
     assert result.status == status
     assert result.error is None
@@ -539,7 +592,7 @@ def test_callback_nobody_listens_on_gives_a_result_with_an_error(
 
     result = sandbox.deauthorize(customer, timeout=WAIT)
 
-    assert result.account_sid == customer
+    assert result.account_sid == sandbox.connected_sid(customer)
     assert result.callback_url == refused_url
     assert result.status is None
     assert result.error
@@ -564,14 +617,14 @@ def test_callback_that_never_answers_gives_a_result_with_an_error_within_the_tim
     silent_url: str,
 ) -> None:
     # Its own sandbox, so the abandoned callback request ends when this sandbox stops.
-    with Sandbox(seed=3, calls_per_account=10, days=1, now="2026-11-01T12:00:00Z",
+    with Sandbox(seed=3, customers=[TINY], now="2026-11-01T12:00:00Z",
                  deauthorize_callback_url=silent_url) as sb:
         customer = sb.customer_account_sids[0]
-        sb.authorize(customer)
+        connected = sb.authorize(customer)
 
         result = sb.deauthorize(customer, timeout=0.5)
 
-        assert result.account_sid == customer
+        assert result.account_sid == connected
         assert result.callback_url == silent_url
         assert result.status is None
         assert result.error
@@ -583,7 +636,7 @@ def test_callback_that_never_answers_gives_a_result_with_an_error_within_the_tim
 def test_deauthorize_on_a_stopped_sandbox_revokes_and_reports_that_nothing_was_sent(
     receiver: Receiver,
 ) -> None:
-    sb = Sandbox(seed=3, calls_per_account=10, days=1, now="2026-11-01T12:00:00Z",
+    sb = Sandbox(seed=3, customers=[TINY], now="2026-11-01T12:00:00Z",
                  deauthorize_callback_url=receiver.url())
     customer = sb.customer_account_sids[0]
     sb.authorize(customer)

@@ -18,28 +18,30 @@ from collections import Counter
 import httpx
 import pytest
 
-from connect_notebook.sandbox import Faults, Sandbox
+from connect_notebook.sandbox import Faults, Profile, Sandbox
 
 NOW = "2026-11-01T12:00:00Z"
 
-# Requests every API resource answers with 200 when no fault applies. "{sid}" is the customer.
+# Requests every API resource answers with 2xx when no fault applies. "{sid}" is the
+# customer's main account (where its data is), "{own}" the Connect subaccount (the
+# only account the app may write into).
 API_REQUESTS = [
     pytest.param("GET", "/2010-04-01/Accounts.json", id="accounts-list"),
     pytest.param("GET", "/2010-04-01/Accounts/{sid}.json", id="account"),
     pytest.param("GET", "/2010-04-01/Accounts/{sid}/Calls.json?PageSize=5", id="calls"),
     pytest.param("GET", "/2010-04-01/Accounts/{sid}/Messages.json?PageSize=5", id="messages"),
     pytest.param("GET", "/v1/Alerts?PageSize=5", id="monitor-alerts"),
-    pytest.param("POST", "/2010-04-01/Accounts/{sid}/Messages.json", id="send-message"),
+    pytest.param("POST", "/2010-04-01/Accounts/{own}/Messages.json", id="send-message"),
 ]
 MESSAGE_FORM = {"To": "+15005550006", "From": "+15005550001", "Body": "hello"}
 
 CALLS = "/2010-04-01/Accounts/{sid}/Calls.json?PageSize=5"
 
 
-def send(client: httpx.Client, method: str, path: str, sid: str) -> httpx.Response:
+def send(client: httpx.Client, method: str, path: str, sid: str, own: str) -> httpx.Response:
     """Send one API request as in API_REQUESTS."""
     data = MESSAGE_FORM if method == "POST" else None
-    return client.request(method, path.format(sid=sid), data=data)
+    return client.request(method, path.format(sid=sid, own=own), data=data)
 
 
 def assert_twilio_error(response: httpx.Response, status: int, code: int) -> None:
@@ -54,10 +56,10 @@ def assert_twilio_error(response: httpx.Response, status: int, code: int) -> Non
 
 
 @pytest.fixture
-def writer(sandbox: Sandbox, customer: str) -> str:
-    """The connected customer, re-authorized with post-all so POSTs reach the faults."""
-    sandbox.authorize(customer, ("get-all", "post-all"))
-    return customer
+def writer(sandbox: Sandbox, customer: str, connected: str) -> str:
+    """The connected customer's Connect subaccount, re-authorized with post-all so POSTs reach the faults."""
+    assert sandbox.authorize(customer, ("get-all", "post-all")) == connected
+    return connected
 
 
 def client_for(sb: Sandbox, sid: str) -> httpx.Client:
@@ -69,10 +71,10 @@ def client_for(sb: Sandbox, sid: str) -> httpx.Client:
 
 @pytest.mark.parametrize(("method", "path"), API_REQUESTS)
 def test_rate_limit_one_makes_every_api_request_a_429_20429(
-        sandbox: Sandbox, writer: str, api: httpx.Client, method: str, path: str) -> None:
+        sandbox: Sandbox, customer: str, writer: str, api: httpx.Client, method: str, path: str) -> None:
     sandbox.faults = Faults(rate_limit=1.0)
     for _ in range(3):
-        response = send(api, method, path, writer)
+        response = send(api, method, path, customer, writer)
         assert_twilio_error(response, 429, 20429)
         assert response.headers["Twilio-Concurrent-Requests"] == "1"
     assert sandbox.injected == {"rate_limit": 3}
@@ -116,11 +118,11 @@ def test_server_error_one_gives_500s_and_503s_with_twilio_bodies(
 
 @pytest.mark.parametrize(("method", "path"), [p for p in API_REQUESTS if p.values[0] == "GET"])
 def test_truncate_one_sends_200_with_a_strict_prefix_of_the_real_body(
-        sandbox: Sandbox, customer: str, api: httpx.Client, method: str, path: str) -> None:
+        sandbox: Sandbox, customer: str, connected: str, api: httpx.Client, method: str, path: str) -> None:
     sandbox.faults = Faults(truncate=1.0)
-    cut = send(api, method, path, customer)
+    cut = send(api, method, path, customer, connected)
     sandbox.faults = Faults()
-    full = send(api, method, path, customer)
+    full = send(api, method, path, customer, connected)
 
     assert cut.status_code == 200
     assert full.status_code == 200
@@ -138,10 +140,10 @@ def test_truncate_one_sends_200_with_a_strict_prefix_of_the_real_body(
 
 @pytest.mark.parametrize(("method", "path"), API_REQUESTS)
 def test_reset_one_breaks_the_body_and_the_server_keeps_serving(
-        sandbox: Sandbox, writer: str, api: httpx.Client, method: str, path: str) -> None:
+        sandbox: Sandbox, customer: str, writer: str, api: httpx.Client, method: str, path: str) -> None:
     sandbox.faults = Faults(reset=1.0)
     data = MESSAGE_FORM if method == "POST" else None
-    with api.stream(method, path.format(sid=writer), data=data) as response:
+    with api.stream(method, path.format(sid=customer, own=writer), data=data) as response:
         assert response.status_code in (200, 201)
         announced = int(response.headers["Content-Length"])
         assert announced > 0
@@ -149,7 +151,7 @@ def test_reset_one_breaks_the_body_and_the_server_keeps_serving(
             response.read()
 
     sandbox.faults = Faults()
-    after = send(api, method, path, writer)
+    after = send(api, method, path, customer, writer)
     assert after.status_code in (200, 201)
     after.json()
     assert sandbox.injected == {"reset": 1}
@@ -175,12 +177,12 @@ def raw_get(port: int, path: str, sid: str, token: str) -> tuple[bytes, bytes, b
 
 
 def test_reset_sends_part_of_the_body_before_the_connection_dies(
-        sandbox: Sandbox, customer: str) -> None:
+        sandbox: Sandbox, customer: str, connected: str) -> None:
     path = CALLS.format(sid=customer)
     sandbox.faults = Faults(reset=1.0)
-    head, partial, _ = raw_get(sandbox.port, path, customer, sandbox.owner_auth_token)
+    head, partial, _ = raw_get(sandbox.port, path, connected, sandbox.owner_auth_token)
     sandbox.faults = Faults()
-    full_head, full, was_reset = raw_get(sandbox.port, path, customer, sandbox.owner_auth_token)
+    full_head, full, was_reset = raw_get(sandbox.port, path, connected, sandbox.owner_auth_token)
 
     assert head.startswith(b"HTTP/1.1 200 ")
     announced = int(re.search(rb"(?im)^content-length:\s*(\d+)", head)[1])  # type: ignore[index]
@@ -195,7 +197,7 @@ def test_reset_sends_part_of_the_body_before_the_connection_dies(
 
 
 async def burst(sb: Sandbox, requests: list[str]) -> list[httpx.Response]:
-    """Send one GET per customer SID in ``requests``, all at once, each as that customer."""
+    """Send one GET per Connect SID in ``requests``, all at once, each with those credentials."""
     clients = {sid: httpx.AsyncClient(base_url=sb.api_url, auth=(sid, sb.owner_auth_token))
                for sid in set(requests)}
     try:
@@ -211,9 +213,9 @@ def in_flight(response: httpx.Response) -> int:
 
 
 def test_latency_holds_requests_so_the_concurrency_limit_rejects_the_excess(
-        sandbox: Sandbox, customer: str, api: httpx.Client) -> None:
+        sandbox: Sandbox, customer: str, connected: str, api: httpx.Client) -> None:
     sandbox.faults = Faults(latency=0.3, concurrency_limit=2)
-    responses = asyncio.run(burst(sandbox, [customer] * 6))
+    responses = asyncio.run(burst(sandbox, [connected] * 6))
 
     ok = [r for r in responses if r.status_code == 200]
     limited = [r for r in responses if r.status_code == 429]
@@ -234,9 +236,8 @@ def test_latency_holds_requests_so_the_concurrency_limit_rejects_the_excess(
 
 
 def test_concurrency_limit_counts_each_account_separately(sandbox: Sandbox) -> None:
-    first, second = sandbox.customer_account_sids[:2]
-    sandbox.authorize(first)
-    sandbox.authorize(second)
+    first = sandbox.authorize(sandbox.customer_account_sids[0])
+    second = sandbox.authorize(sandbox.customer_account_sids[1])
     sandbox.faults = Faults(latency=0.3, concurrency_limit=2)
     responses = asyncio.run(burst(sandbox, [first, second, first, second, first]))
 
@@ -290,12 +291,12 @@ def run_sequence(faults: Faults, *, reverse: bool = False,
 
     Cached, since several tests read the same run; ``run`` asks for a separate one.
     """
-    with Sandbox(seed=11, calls_per_account=200, days=5, now=NOW) as sb:
+    with Sandbox(seed=11, customers=[Profile(name="Solo", pattern="dense", days=5, calls=200)], now=NOW) as sb:
         sid = sb.customer_account_sids[0]
-        sb.authorize(sid)
+        connected = sb.authorize(sid)
         sb.faults = faults
         paths = [f"/2010-04-01/Accounts/{sid}/Calls.json?PageSize={1 + i % 20}" for i in range(200)]
-        with client_for(sb, sid) as client:
+        with client_for(sb, connected) as client:
             statuses = [(path, client.get(path).status_code) for path in paths[::-1 if reverse else 1]]
         return statuses, sb.injected
 
@@ -432,22 +433,29 @@ def test_html_pages_do_not_use_up_forced_failures(sandbox: Sandbox, customer: st
 
 
 @pytest.mark.parametrize("kind", ["rate_limit", "server_error", "reset", "truncate"])
-@pytest.mark.parametrize("who", ["wrong-token", "not-authorized"])
+@pytest.mark.parametrize("who", ["wrong-token", "not-authorized", "main-account-sid", "revoked"])
 def test_bad_credentials_get_401_before_any_fault(sandbox: Sandbox, kind: str, who: str) -> None:
     first, second = sandbox.customer_account_sids[:2]
-    sandbox.authorize(first)
-    sid, token = (first, "0" * 32) if who == "wrong-token" else (second, sandbox.owner_auth_token)
+    connected = sandbox.authorize(first)
+    revoked = sandbox.authorize(second)
+    sandbox.deauthorize(second)
+    sid, token = {
+        "wrong-token": (connected, "0" * 32),
+        "not-authorized": (sandbox.customer_account_sids[2], sandbox.owner_auth_token),
+        "main-account-sid": (first, sandbox.owner_auth_token),
+        "revoked": (revoked, sandbox.owner_auth_token),
+    }[who]
     sandbox.faults = Faults(**{kind: 1.0}, concurrency_limit=1)
     with httpx.Client(base_url=sandbox.api_url, auth=(sid, token)) as client:
-        response = client.get(CALLS.format(sid=sid))
+        response = client.get(CALLS.format(sid=sandbox.family(sid)[0]))
     assert_twilio_error(response, 401, 20003)
     assert sandbox.injected == {}
 
 
-def test_bad_credentials_do_not_use_up_forced_failures(sandbox: Sandbox, customer: str,
+def test_bad_credentials_do_not_use_up_forced_failures(sandbox: Sandbox, customer: str, connected: str,
                                                        api: httpx.Client) -> None:
     sandbox.fail_next(1, status=503)
-    with httpx.Client(base_url=sandbox.api_url, auth=(customer, "0" * 32)) as stranger:
+    with httpx.Client(base_url=sandbox.api_url, auth=(connected, "0" * 32)) as stranger:
         assert_twilio_error(stranger.get(CALLS.format(sid=customer)), 401, 20003)
     assert_twilio_error(api.get(CALLS.format(sid=customer)), 503, 20503)
 

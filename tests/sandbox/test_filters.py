@@ -3,13 +3,18 @@
 Each expected result is computed here from ``Sandbox.calls()`` / ``Sandbox.messages()``
 (the records exactly as the API renders them), parsing their RFC 2822 dates with
 ``email.utils``, so a filter that drops, adds or reorders a record fails.
+
+The account filtered is one plain, busy account (2,000 calls over 90 days, no
+subaccounts: a customer of one account), read with the Connect App's credentials,
+so that every filter has records on either side of its boundary. Alerts are the
+owner's (Monitor answers for the authenticated account only).
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
@@ -18,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from connect_notebook.sandbox import Sandbox
+from connect_notebook.sandbox import Profile, Sandbox
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)  # the session sandbox's pinned clock
 TODAY = NOW.date()
@@ -32,10 +37,33 @@ Record = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def truth(_sandbox_server: Sandbox) -> dict[str, list[Record]]:
-    """The first customer's calls and messages, newest first (fixed by the seed)."""
-    sid = _sandbox_server.customer_account_sids[0]
-    return {"calls": _sandbox_server.calls(sid), "messages": _sandbox_server.messages(sid)}
+def solo() -> Iterator[Sandbox]:
+    """One customer of one dense account, 2,000 calls over 90 days, authorized (nothing here changes state)."""
+    profile = Profile(name="Solo", pattern="dense", days=90, calls=2_000)
+    with Sandbox(seed=7, customers=[profile], now=NOW) as sb:
+        sb.authorize(sb.customer_account_sids[0])
+        yield sb
+
+
+@pytest.fixture(scope="module")
+def account(solo: Sandbox) -> str:
+    """The account whose lists are filtered: the customer's main (and only) account."""
+    return solo.customer_account_sids[0]
+
+
+@pytest.fixture(scope="module")
+def api(solo: Sandbox, account: str) -> Iterator[httpx.Client]:
+    """httpx as the Connect App for that customer (its Connect subaccount's SID, the owner's token)."""
+    connected = solo.connected_sid(account)
+    assert connected is not None and connected != account
+    with httpx.Client(base_url=solo.api_url, auth=(connected, solo.owner_auth_token)) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def truth(solo: Sandbox, account: str) -> dict[str, list[Record]]:
+    """That account's calls and messages, newest first (fixed by the seed)."""
+    return {"calls": solo.calls(account), "messages": solo.messages(account)}
 
 
 def _moment(value: str) -> datetime:
@@ -85,12 +113,12 @@ def _sids(records: list[Record]) -> list[str]:
     return [r["sid"] for r in records]
 
 
-def _calls(api: httpx.Client, customer: str, params: Any) -> list[str]:
-    return _sids(_fetch_all(api, f"/2010-04-01/Accounts/{customer}/Calls.json", params, "calls"))
+def _calls(api: httpx.Client, account: str, params: Any) -> list[str]:
+    return _sids(_fetch_all(api, f"/2010-04-01/Accounts/{account}/Calls.json", params, "calls"))
 
 
-def _messages(api: httpx.Client, customer: str, params: Any) -> list[str]:
-    return _sids(_fetch_all(api, f"/2010-04-01/Accounts/{customer}/Messages.json", params, "messages"))
+def _messages(api: httpx.Client, account: str, params: Any) -> list[str]:
+    return _sids(_fetch_all(api, f"/2010-04-01/Accounts/{account}/Messages.json", params, "messages"))
 
 
 def _assert_400(response: httpx.Response) -> None:
@@ -110,17 +138,17 @@ def _most_common(records: list[Record], field: str) -> str:
 @pytest.mark.parametrize("field", ["to", "from"], ids=["To", "From"])
 @pytest.mark.parametrize("pick", ["most-common", "least-common", "nobody"])
 def test_calls_number_filter_matches_ground_truth(
-    field: str, pick: str, customer: str, api: httpx.Client, truth: dict[str, list[Record]]
+    field: str, pick: str, account: str, api: httpx.Client, truth: dict[str, list[Record]]
 ) -> None:
     counts = Counter(c[field] for c in truth["calls"]).most_common()
     number = {"most-common": counts[0][0], "least-common": counts[-1][0], "nobody": NOBODY}[pick]
     expected = [c for c in truth["calls"] if c[field] == number]
     assert (len(expected) > 0) is (pick != "nobody")
-    assert _calls(api, customer, {field.capitalize(): number}) == _sids(expected)
+    assert _calls(api, account, {field.capitalize(): number}) == _sids(expected)
 
 
 def test_calls_parent_call_sid_filter_returns_the_child_legs(
-    customer: str, api: httpx.Client, truth: dict[str, list[Record]]
+    account: str, api: httpx.Client, truth: dict[str, list[Record]]
 ) -> None:
     children = defaultdict(list)
     for call in truth["calls"]:
@@ -128,10 +156,10 @@ def test_calls_parent_call_sid_filter_returns_the_child_legs(
             children[call["parent_call_sid"]].append(call["sid"])
     assert len(children) > 10
     for parent in list(children)[:: len(children) // 5][:5]:
-        assert _calls(api, customer, {"ParentCallSid": parent}) == children[parent]
+        assert _calls(api, account, {"ParentCallSid": parent}) == children[parent]
     childless = next(c["sid"] for c in truth["calls"] if c["sid"] not in children)
-    assert _calls(api, customer, {"ParentCallSid": childless}) == []
-    assert _calls(api, customer, {"ParentCallSid": "CA" + "0" * 32}) == []
+    assert _calls(api, account, {"ParentCallSid": childless}) == []
+    assert _calls(api, account, {"ParentCallSid": "CA" + "0" * 32}) == []
 
 
 STATUSES = ["queued", "ringing", "in-progress", "completed", "busy", "failed", "no-answer", "canceled"]
@@ -139,15 +167,15 @@ STATUSES = ["queued", "ringing", "in-progress", "completed", "busy", "failed", "
 
 @pytest.mark.parametrize("status", STATUSES, ids=STATUSES)
 def test_calls_status_filter_matches_ground_truth(
-    status: str, customer: str, api: httpx.Client, truth: dict[str, list[Record]]
+    status: str, account: str, api: httpx.Client, truth: dict[str, list[Record]]
 ) -> None:
     expected = [c for c in truth["calls"] if c["status"] == status]
-    assert _calls(api, customer, {"Status": status}) == _sids(expected)
+    assert _calls(api, account, {"Status": status}) == _sids(expected)
 
 
 @pytest.mark.parametrize("status", ["done", "in_progress"], ids=["done", "underscore"])
-def test_calls_unknown_status_gives_400(status: str, customer: str, api: httpx.Client) -> None:
-    _assert_400(api.get(f"/2010-04-01/Accounts/{customer}/Calls.json", params={"Status": status}))
+def test_calls_unknown_status_gives_400(status: str, account: str, api: httpx.Client) -> None:
+    _assert_400(api.get(f"/2010-04-01/Accounts/{account}/Calls.json", params={"Status": status}))
 
 
 # --- Calls: date filters ------------------------------------------------------------
@@ -165,11 +193,11 @@ DATE_FILTERS: dict[str, Callable[[Record, date], bool]] = {
 @pytest.mark.parametrize("name", list(DATE_FILTERS), ids=list(DATE_FILTERS))
 @pytest.mark.parametrize("day", [DAY, TODAY, date(2026, 8, 4)], ids=["mid-history", "today", "second-day"])
 def test_calls_date_filter_matches_ground_truth(
-    name: str, day: date, customer: str, api: httpx.Client, truth: dict[str, list[Record]]
+    name: str, day: date, account: str, api: httpx.Client, truth: dict[str, list[Record]]
 ) -> None:
     expected = [c for c in truth["calls"] if DATE_FILTERS[name](c, day)]
     assert expected, f"no call matches {name}{day}; pick another day"
-    assert _calls(api, customer, {name: day.isoformat()}) == _sids(expected)
+    assert _calls(api, account, {name: day.isoformat()}) == _sids(expected)
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +217,7 @@ def midnight_pair(truth: dict[str, list[Record]]) -> tuple[Record, Record, date]
 
 
 def test_day_boundary_puts_2359_and_0000_on_the_right_side(
-    midnight_pair: tuple[Record, Record, date], customer: str, api: httpx.Client
+    midnight_pair: tuple[Record, Record, date], account: str, api: httpx.Client
 ) -> None:
     late, early, day = midnight_pair
     midnight = datetime.combine(day, datetime.min.time(), UTC)
@@ -197,10 +225,10 @@ def test_day_boundary_puts_2359_and_0000_on_the_right_side(
     assert timedelta(0) < midnight - _moment(late["start_time"]) <= timedelta(minutes=1)
     assert _moment(early["start_time"]) >= midnight
 
-    before = set(_calls(api, customer, {"StartTime<": day.isoformat()}))
-    on_or_after = set(_calls(api, customer, {"StartTime>": day.isoformat()}))
-    on = set(_calls(api, customer, {"StartTime": day.isoformat()}))
-    day_before = set(_calls(api, customer, {"StartTime": (day - timedelta(days=1)).isoformat()}))
+    before = set(_calls(api, account, {"StartTime<": day.isoformat()}))
+    on_or_after = set(_calls(api, account, {"StartTime>": day.isoformat()}))
+    on = set(_calls(api, account, {"StartTime": day.isoformat()}))
+    day_before = set(_calls(api, account, {"StartTime": (day - timedelta(days=1)).isoformat()}))
     # StartTime< is strictly before the day's midnight (UTC); StartTime> is on or after it.
     assert late["sid"] in before and late["sid"] not in on_or_after
     assert early["sid"] in on_or_after and early["sid"] not in before
@@ -210,25 +238,25 @@ def test_day_boundary_puts_2359_and_0000_on_the_right_side(
 
 
 def test_call_crossing_midnight_starts_one_day_and_ends_the_next(
-    customer: str, api: httpx.Client, truth: dict[str, list[Record]]
+    account: str, api: httpx.Client, truth: dict[str, list[Record]]
 ) -> None:
     crossing = [c for c in truth["calls"] if _end(c) is not None and _end(c) != _start(c)]
     assert crossing, "the data has no call that crosses midnight"
     call = crossing[0]
     start, end = _start(call), _end(call)
     assert end is not None
-    assert call["sid"] in _calls(api, customer, {"StartTime": start.isoformat(), "EndTime": end.isoformat()})
-    assert call["sid"] in _calls(api, customer, {"EndTime>": end.isoformat(), "StartTime<": end.isoformat()})
-    assert call["sid"] not in _calls(api, customer, {"EndTime<": end.isoformat()})
-    assert call["sid"] not in _calls(api, customer, {"EndTime": start.isoformat()})
+    assert call["sid"] in _calls(api, account, {"StartTime": start.isoformat(), "EndTime": end.isoformat()})
+    assert call["sid"] in _calls(api, account, {"EndTime>": end.isoformat(), "StartTime<": end.isoformat()})
+    assert call["sid"] not in _calls(api, account, {"EndTime<": end.isoformat()})
+    assert call["sid"] not in _calls(api, account, {"EndTime": start.isoformat()})
     expected = [c for c in truth["calls"] if _start(c) == start and _end(c) == end]
-    assert _calls(api, customer, {"StartTime": start.isoformat(), "EndTime": end.isoformat()}) == _sids(
+    assert _calls(api, account, {"StartTime": start.isoformat(), "EndTime": end.isoformat()}) == _sids(
         expected
     )
 
 
 def test_calls_filter_combination_matches_ground_truth(
-    customer: str, api: httpx.Client, truth: dict[str, list[Record]]
+    account: str, api: httpx.Client, truth: dict[str, list[Record]]
 ) -> None:
     calls = truth["calls"]
     number = _most_common(calls, "from")
@@ -243,11 +271,11 @@ def test_calls_filter_combination_matches_ground_truth(
         "StartTime>": lo.isoformat(),
         "StartTime<": hi.isoformat(),
     }
-    assert _calls(api, customer, params) == _sids(expected)
+    assert _calls(api, account, params) == _sids(expected)
 
 
 def test_calls_to_and_end_time_and_status_combination_matches_ground_truth(
-    customer: str, api: httpx.Client, truth: dict[str, list[Record]]
+    account: str, api: httpx.Client, truth: dict[str, list[Record]]
 ) -> None:
     calls = truth["calls"]
     number = _most_common(calls, "to")
@@ -258,22 +286,22 @@ def test_calls_to_and_end_time_and_status_combination_matches_ground_truth(
     ]
     assert expected
     params = {"To": number, "Status": "no-answer", "EndTime>": DAY.isoformat()}
-    assert _calls(api, customer, params) == _sids(expected)
+    assert _calls(api, account, params) == _sids(expected)
 
 
 def test_calls_parent_and_status_combination_matches_ground_truth(
-    customer: str, api: httpx.Client, truth: dict[str, list[Record]]
+    account: str, api: httpx.Client, truth: dict[str, list[Record]]
 ) -> None:
     child = next(c for c in truth["calls"] if c["parent_call_sid"] is not None)
     parent = child["parent_call_sid"]
-    assert _calls(api, customer, {"ParentCallSid": parent, "Status": child["status"]}) == [child["sid"]]
+    assert _calls(api, account, {"ParentCallSid": parent, "Status": child["status"]}) == [child["sid"]]
     other = next(s for s in STATUSES if s != child["status"])
-    assert _calls(api, customer, {"ParentCallSid": parent, "Status": other}) == []
+    assert _calls(api, account, {"ParentCallSid": parent, "Status": other}) == []
 
 
-def test_calls_empty_date_range_returns_nothing(customer: str, api: httpx.Client) -> None:
-    assert _calls(api, customer, {"StartTime>": "2026-10-20", "StartTime<": "2026-10-10"}) == []
-    assert _calls(api, customer, {"StartTime": "2025-01-01"}) == []
+def test_calls_empty_date_range_returns_nothing(account: str, api: httpx.Client) -> None:
+    assert _calls(api, account, {"StartTime>": "2026-10-20", "StartTime<": "2026-10-10"}) == []
+    assert _calls(api, account, {"StartTime": "2025-01-01"}) == []
 
 
 # The same day in every form a client may send. The filters work on whole UTC days,
@@ -296,11 +324,11 @@ DATE_FORMS = [
 @pytest.mark.parametrize(("value", "day"), DATE_FORMS)
 @pytest.mark.parametrize("name", ["StartTime", "EndTime"])
 def test_calls_date_filter_accepts_every_date_form(
-    value: str, day: date, name: str, customer: str, api: httpx.Client, truth: dict[str, list[Record]]
+    value: str, day: date, name: str, account: str, api: httpx.Client, truth: dict[str, list[Record]]
 ) -> None:
     expected = [c for c in truth["calls"] if DATE_FILTERS[name](c, day)]
     assert expected
-    assert _calls(api, customer, {name: value}) == _sids(expected)
+    assert _calls(api, account, {name: value}) == _sids(expected)
 
 
 @pytest.mark.parametrize(
@@ -317,11 +345,11 @@ def test_calls_date_filter_accepts_every_date_form(
     ],
 )
 def test_calls_inequality_date_filter_accepts_iso_and_rfc2822(
-    name: str, value: str, day: date, customer: str, api: httpx.Client, truth: dict[str, list[Record]]
+    name: str, value: str, day: date, account: str, api: httpx.Client, truth: dict[str, list[Record]]
 ) -> None:
     expected = [c for c in truth["calls"] if DATE_FILTERS[name](c, day)]
     assert expected
-    assert _calls(api, customer, {name: value}) == _sids(expected)
+    assert _calls(api, account, {name: value}) == _sids(expected)
 
 
 BAD_DATES = [
@@ -337,8 +365,8 @@ BAD_DATES = [
 
 @pytest.mark.parametrize("value", BAD_DATES)
 @pytest.mark.parametrize("name", ["StartTime", "StartTime<", "EndTime>"])
-def test_calls_bad_date_gives_400(value: str, name: str, customer: str, api: httpx.Client) -> None:
-    _assert_400(api.get(f"/2010-04-01/Accounts/{customer}/Calls.json", params={name: value}))
+def test_calls_bad_date_gives_400(value: str, name: str, account: str, api: httpx.Client) -> None:
+    _assert_400(api.get(f"/2010-04-01/Accounts/{account}/Calls.json", params={name: value}))
 
 
 # --- Messages ---------------------------------------------------------------------
@@ -352,13 +380,13 @@ MESSAGE_DATE_FILTERS: dict[str, Callable[[Record, date], bool]] = {
 
 @pytest.mark.parametrize("field", ["to", "from"], ids=["To", "From"])
 def test_messages_number_filter_matches_ground_truth(
-    field: str, customer: str, api: httpx.Client, truth: dict[str, list[Record]]
+    field: str, account: str, api: httpx.Client, truth: dict[str, list[Record]]
 ) -> None:
     number = _most_common(truth["messages"], field)
     expected = [m for m in truth["messages"] if m[field] == number]
     assert len(expected) > 5
-    assert _messages(api, customer, {field.capitalize(): number}) == _sids(expected)
-    assert _messages(api, customer, {field.capitalize(): NOBODY}) == []
+    assert _messages(api, account, {field.capitalize(): number}) == _sids(expected)
+    assert _messages(api, account, {field.capitalize(): NOBODY}) == []
 
 
 @pytest.mark.parametrize("name", list(MESSAGE_DATE_FILTERS), ids=list(MESSAGE_DATE_FILTERS))
@@ -371,40 +399,40 @@ def test_messages_number_filter_matches_ground_truth(
     ],
 )
 def test_messages_date_sent_filter_matches_ground_truth(
-    name: str, value: str, customer: str, api: httpx.Client, truth: dict[str, list[Record]]
+    name: str, value: str, account: str, api: httpx.Client, truth: dict[str, list[Record]]
 ) -> None:
     expected = [m for m in truth["messages"] if MESSAGE_DATE_FILTERS[name](m, DAY)]
     assert expected
-    assert _messages(api, customer, {name: value}) == _sids(expected)
+    assert _messages(api, account, {name: value}) == _sids(expected)
 
 
 def test_messages_date_sent_on_or_before_includes_the_whole_day(
-    customer: str, api: httpx.Client, truth: dict[str, list[Record]]
+    account: str, api: httpx.Client, truth: dict[str, list[Record]]
 ) -> None:
     last_of_day = next(m for m in truth["messages"] if _sent(m) == DAY)  # newest first
     first_of_next = [m for m in truth["messages"] if _sent(m) == DAY + timedelta(days=1)][-1]
-    sids = _messages(api, customer, {"DateSent<": DAY.isoformat()})
+    sids = _messages(api, account, {"DateSent<": DAY.isoformat()})
     assert last_of_day["sid"] in sids
     assert first_of_next["sid"] not in sids
     assert first_of_next["sid"] in _messages(
-        api, customer, {"DateSent>": (DAY + timedelta(days=1)).isoformat()}
+        api, account, {"DateSent>": (DAY + timedelta(days=1)).isoformat()}
     )
 
 
 def test_messages_filter_combination_matches_ground_truth(
-    customer: str, api: httpx.Client, truth: dict[str, list[Record]]
+    account: str, api: httpx.Client, truth: dict[str, list[Record]]
 ) -> None:
     number = _most_common(truth["messages"], "from")
     lo, hi = date(2026, 9, 1), date(2026, 10, 10)
     expected = [m for m in truth["messages"] if m["from"] == number and lo <= _sent(m) <= hi]
     assert expected
     params = {"From": number, "DateSent>": lo.isoformat(), "DateSent<": hi.isoformat()}
-    assert _messages(api, customer, params) == _sids(expected)
+    assert _messages(api, account, params) == _sids(expected)
 
 
 @pytest.mark.parametrize("name", list(MESSAGE_DATE_FILTERS), ids=list(MESSAGE_DATE_FILTERS))
-def test_messages_bad_date_gives_400(name: str, customer: str, api: httpx.Client) -> None:
-    _assert_400(api.get(f"/2010-04-01/Accounts/{customer}/Messages.json", params={name: "2026-10-32"}))
+def test_messages_bad_date_gives_400(name: str, account: str, api: httpx.Client) -> None:
+    _assert_400(api.get(f"/2010-04-01/Accounts/{account}/Messages.json", params={name: "2026-10-32"}))
 
 
 # --- Usage Records ------------------------------------------------------------------
@@ -421,37 +449,41 @@ CATEGORIES = [
 ]
 
 
-def _usage(api: httpx.Client, customer: str, kind: str, params: Any = ()) -> list[Record]:
-    path = f"/2010-04-01/Accounts/{customer}/Usage/Records{'/' + kind if kind else ''}.json"
+def _usage(api: httpx.Client, account: str, kind: str, params: Any = ()) -> list[Record]:
+    path = f"/2010-04-01/Accounts/{account}/Usage/Records{'/' + kind if kind else ''}.json"
     return _fetch_all(api, path, params, "usage_records")
 
 
 @pytest.fixture
-def daily_usage(customer: str, api: httpx.Client) -> dict[tuple[str, str], Record]:
-    """The customer's Daily usage records over the whole history, by (category, day)."""
-    return {(r["category"], r["start_date"]): r for r in _usage(api, customer, "Daily")}
+def daily_usage(account: str, api: httpx.Client) -> dict[tuple[str, str], Record]:
+    """The account's Daily usage records over the whole history, by (category, day).
+
+    The account has no subaccounts, so IncludeSubaccounts changes nothing here
+    (``test_usage.py`` checks what it does on a family).
+    """
+    return {(r["category"], r["start_date"]): r for r in _usage(api, account, "Daily")}
 
 
 @pytest.mark.parametrize("category", CATEGORIES, ids=CATEGORIES)
 def test_usage_category_filter_returns_only_that_category(
-    category: str, customer: str, api: httpx.Client
+    category: str, account: str, api: httpx.Client
 ) -> None:
-    records = _usage(api, customer, "Daily", {"Category": category})
+    records = _usage(api, account, "Daily", {"Category": category})
     assert len(records) == 91  # 90 whole days and today
     assert {r["category"] for r in records} == {category}
     assert [r["start_date"] for r in records] == [(TODAY - timedelta(days=i)).isoformat() for i in range(91)]
 
 
-def test_usage_without_category_has_every_category_each_day(customer: str, api: httpx.Client) -> None:
-    records = _usage(api, customer, "Daily", {"StartDate": "2026-10-10", "EndDate": "2026-10-12"})
+def test_usage_without_category_has_every_category_each_day(account: str, api: httpx.Client) -> None:
+    records = _usage(api, account, "Daily", {"StartDate": "2026-10-10", "EndDate": "2026-10-12"})
     assert Counter((r["start_date"], r["category"]) for r in records) == Counter(
         {(d, c): 1 for d in ("2026-10-10", "2026-10-11", "2026-10-12") for c in CATEGORIES}
     )
 
 
-def test_usage_daily_start_and_end_date_bound_the_days(customer: str, api: httpx.Client) -> None:
+def test_usage_daily_start_and_end_date_bound_the_days(account: str, api: httpx.Client) -> None:
     records = _usage(
-        api, customer, "Daily", {"Category": "calls", "StartDate": "2026-10-10", "EndDate": "2026-10-20"}
+        api, account, "Daily", {"Category": "calls", "StartDate": "2026-10-10", "EndDate": "2026-10-20"}
     )
     assert [r["start_date"] for r in records] == [
         (date(2026, 10, 20) - timedelta(days=i)).isoformat() for i in range(11)
@@ -460,11 +492,11 @@ def test_usage_daily_start_and_end_date_bound_the_days(customer: str, api: httpx
 
 
 def test_usage_records_over_a_range_add_up_the_calls_in_it(
-    customer: str, api: httpx.Client, truth: dict[str, list[Record]]
+    account: str, api: httpx.Client, truth: dict[str, list[Record]]
 ) -> None:
     lo, hi = date(2026, 10, 10), date(2026, 10, 20)
     [record] = _usage(
-        api, customer, "", {"Category": "calls", "StartDate": lo.isoformat(), "EndDate": hi.isoformat()}
+        api, account, "", {"Category": "calls", "StartDate": lo.isoformat(), "EndDate": hi.isoformat()}
     )
     calls = [c for c in truth["calls"] if lo <= _start(c) <= hi]
     assert (record["start_date"], record["end_date"]) == (lo.isoformat(), hi.isoformat())
@@ -478,9 +510,9 @@ def test_usage_records_over_a_range_add_up_the_calls_in_it(
     ids=["-2days", "-30days"],
 )
 def test_usage_start_date_accepts_a_relative_offset(
-    start: str, first: date, customer: str, api: httpx.Client
+    start: str, first: date, account: str, api: httpx.Client
 ) -> None:
-    records = _usage(api, customer, "Daily", {"Category": "sms", "StartDate": start})
+    records = _usage(api, account, "Daily", {"Category": "sms", "StartDate": start})
     assert records[-1]["start_date"] == first.isoformat()
     assert records[0]["start_date"] == TODAY.isoformat()
 
@@ -493,8 +525,8 @@ def test_usage_start_date_accepts_a_relative_offset(
         pytest.param({"StartDate": "2026-10-20", "EndDate": "2026-10-10"}, id="end-before-start"),
     ],
 )
-def test_usage_bad_dates_give_400(params: dict[str, str], customer: str, api: httpx.Client) -> None:
-    _assert_400(api.get(f"/2010-04-01/Accounts/{customer}/Usage/Records/Daily.json", params=params))
+def test_usage_bad_dates_give_400(params: dict[str, str], account: str, api: httpx.Client) -> None:
+    _assert_400(api.get(f"/2010-04-01/Accounts/{account}/Usage/Records/Daily.json", params=params))
 
 
 def _money(records: list[Record], field: str) -> Decimal:
@@ -540,16 +572,16 @@ def test_daily_usage_adds_up_exactly_to_each_days_calls_and_messages(
 
 @pytest.mark.parametrize("category", ["calls", "sms", "phonenumbers", "totalprice"])
 def test_monthly_and_all_time_usage_are_sums_of_daily_usage(
-    category: str, customer: str, api: httpx.Client, daily_usage: dict[tuple[str, str], Record]
+    category: str, account: str, api: httpx.Client, daily_usage: dict[tuple[str, str], Record]
 ) -> None:
     daily = [r for (c, _), r in daily_usage.items() if c == category]
-    monthly = _usage(api, customer, "Monthly", {"Category": category})
+    monthly = _usage(api, account, "Monthly", {"Category": category})
     assert [m["start_date"][:7] for m in monthly] == ["2026-11", "2026-10", "2026-09", "2026-08"]
     for month in monthly:
         days = [d for d in daily if month["start_date"] <= d["start_date"] <= month["end_date"]]
         assert Decimal(month["price"]) == sum((Decimal(d["price"]) for d in days), Decimal(0))
         assert int(month["count"]) == sum(int(d["count"]) for d in days)
-    [all_time] = _usage(api, customer, "AllTime", {"Category": category})
+    [all_time] = _usage(api, account, "AllTime", {"Category": category})
     assert Decimal(all_time["price"]) == sum((Decimal(d["price"]) for d in daily), Decimal(0))
 
 
@@ -564,14 +596,20 @@ def test_monthly_and_all_time_usage_are_sums_of_daily_usage(
     ids=["Today", "Yesterday", "ThisMonth", "LastMonth"],
 )
 def test_usage_period_subresources_cover_their_period(
-    kind: str, start: date, end: date, customer: str, api: httpx.Client, truth: dict[str, list[Record]]
+    kind: str, start: date, end: date, account: str, api: httpx.Client, truth: dict[str, list[Record]]
 ) -> None:
-    [record] = _usage(api, customer, kind, {"Category": "calls"})
+    [record] = _usage(api, account, kind, {"Category": "calls"})
     assert (record["start_date"], record["end_date"]) == (start.isoformat(), end.isoformat())
     assert int(record["count"]) == sum(1 for c in truth["calls"] if start <= _start(c) <= end)
 
 
 # --- Monitor Alerts ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def owner_messages(monitored: Sandbox) -> list[Record]:
+    """The owner's messages in the sandbox whose owner has alerts, newest first."""
+    return monitored.messages(monitored.owner_account_sid)
 
 
 def _alerts(api: httpx.Client, params: Any = ()) -> list[Record]:
@@ -586,7 +624,8 @@ def _created(alert: Record) -> datetime:
     return datetime.fromisoformat(alert["date_created"].replace("Z", "+00:00"))
 
 
-def test_alerts_are_those_of_the_last_30_days_only(api: httpx.Client, truth: dict[str, list[Record]]) -> None:
+def test_alerts_are_those_of_the_last_30_days_only(monitor_api: httpx.Client) -> None:
+    api = monitor_api
     alerts = _alerts(api)
     assert alerts
     assert all(NOW - timedelta(days=30) <= _created(a) <= NOW for a in alerts)
@@ -597,11 +636,12 @@ def test_alerts_are_those_of_the_last_30_days_only(api: httpx.Client, truth: dic
 
 
 def test_alerts_include_every_failed_message_of_the_last_30_days(
-    api: httpx.Client, truth: dict[str, list[Record]]
+    monitor_api: httpx.Client, owner_messages: list[Record]
 ) -> None:
+    api = monitor_api
     failed = {
         m["sid"]: str(m["error_code"])
-        for m in truth["messages"]
+        for m in owner_messages
         if m["error_code"] is not None and _moment(m["date_updated"]) >= NOW - timedelta(days=30)
     }
     assert failed
@@ -612,15 +652,18 @@ def test_alerts_include_every_failed_message_of_the_last_30_days(
 
 
 @pytest.mark.parametrize("level", ["error", "warning"])
-def test_alerts_log_level_filter_matches(level: str, api: httpx.Client) -> None:
+def test_alerts_log_level_filter_matches(level: str, monitor_api: httpx.Client) -> None:
+    api = monitor_api
     alerts = _alerts(api)
     expected = [a for a in alerts if a["log_level"] == level]
     assert expected
     assert _alerts(api, {"LogLevel": level}) == expected
 
 
-def test_alerts_log_levels_partition_the_log(api: httpx.Client) -> None:
+def test_alerts_log_levels_partition_the_log(monitor_api: httpx.Client) -> None:
+    api = monitor_api
     alerts = _alerts(api)
+    assert alerts
     levels = {a["log_level"] for a in alerts}
     assert levels <= {"error", "warning", "notice", "debug"}
     assert sum(len(_alerts(api, {"LogLevel": lv})) for lv in ("error", "warning", "notice", "debug")) == len(
@@ -655,8 +698,9 @@ def test_alerts_log_levels_partition_the_log(api: httpx.Client) -> None:
     ],
 )
 def test_alerts_date_filters_keep_alerts_between_the_instants(
-    params: dict[str, str], lo: datetime, hi: datetime, api: httpx.Client
+    params: dict[str, str], lo: datetime, hi: datetime, monitor_api: httpx.Client
 ) -> None:
+    api = monitor_api
     expected = [a for a in _alerts(api) if lo <= _created(a) <= hi]
     assert expected
     assert _alerts(api, params) == expected
@@ -665,5 +709,15 @@ def test_alerts_date_filters_keep_alerts_between_the_instants(
 @pytest.mark.parametrize(
     "params", [{"StartDate": "2026-10-32"}, {"EndDate": "last week"}], ids=["bad-start", "bad-end"]
 )
-def test_alerts_bad_date_gives_400(params: dict[str, str], api: httpx.Client) -> None:
-    _assert_400(api.get("/v1/Alerts", params=params))
+def test_alerts_bad_date_gives_400(params: dict[str, str], monitor_api: httpx.Client) -> None:
+    _assert_400(monitor_api.get("/v1/Alerts", params=params))
+
+
+def test_alerts_of_connect_credentials_are_the_connect_subaccounts_own(
+    solo: Sandbox, api: httpx.Client
+) -> None:
+    # Monitor has no account in its path: it answers for whoever authenticated, so the
+    # app sees its Connect subaccount's log (empty), never the customer's or the owner's.
+    assert api.get("/v1/Alerts", params={"PageSize": 1000}).json()["alerts"] == []
+    with httpx.Client(base_url=solo.api_url, auth=(solo.owner_account_sid, solo.owner_auth_token)) as owner:
+        assert owner.get("/v1/Alerts").json()["alerts"]

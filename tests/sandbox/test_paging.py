@@ -3,6 +3,8 @@
 ``Sandbox.calls()`` / ``Sandbox.messages()`` render every record exactly as the API
 does, newest first; walking ``next_page_uri`` must reproduce them exactly, whatever
 the page size, and ``previous_page_uri`` must walk back over the same pages.
+Absolute paging is gone: ``Page`` above 0 without a ``PageToken`` is Twilio's
+``400`` / ``20001`` "PageToken is required for paging." (notes §8.2).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
-from connect_notebook.sandbox import Sandbox
+from connect_notebook.sandbox import Profile, Sandbox
 
 NOW = "2026-11-01T12:00:00+00:00"
 
@@ -26,7 +28,7 @@ NOW = "2026-11-01T12:00:00+00:00"
 
 @pytest.fixture(scope="module")
 def truth(_sandbox_server: Sandbox) -> dict[str, list[dict[str, Any]]]:
-    """The session sandbox's first customer's calls and messages, as the API renders them.
+    """The session sandbox's first customer's main account's calls and messages, as the API renders them.
 
     Computed once: the data is fixed by the seed and ``reset()`` never changes it.
     """
@@ -37,15 +39,16 @@ def truth(_sandbox_server: Sandbox) -> dict[str, list[dict[str, Any]]]:
 @pytest.fixture(scope="module")
 def small_sandbox() -> Iterator[Sandbox]:
     """A sandbox small enough to page through one record at a time."""
-    with Sandbox(seed=3, calls_per_account=300, days=5, now=NOW) as sb:
+    with Sandbox(seed=3, customers=[Profile(name="Solo", pattern="dense", days=5, calls=300)], now=NOW) as sb:
         sb.authorize(sb.customer_account_sids[0])
         yield sb
 
 
 @pytest.fixture(scope="module")
 def small_api(small_sandbox: Sandbox) -> Iterator[httpx.Client]:
-    """httpx as the small sandbox's connected customer."""
-    sid = small_sandbox.customer_account_sids[0]
+    """httpx as the Connect App for the small sandbox's customer (its Connect subaccount's SID)."""
+    sid = small_sandbox.connected_sid(small_sandbox.customer_account_sids[0])
+    assert sid is not None
     with httpx.Client(base_url=small_sandbox.api_url, auth=(sid, small_sandbox.owner_auth_token)) as client:
         yield client
 
@@ -149,7 +152,7 @@ def test_filtered_paging_returns_every_matching_call_once(
         pytest.param("Calls", {"PageSize": 50}, id="calls-page-size-50"),
         pytest.param("Messages", {"PageSize": 50}, id="messages-page-size-50"),
         pytest.param("Calls", {"PageSize": 7, "Status": "busy"}, id="busy-calls-page-size-7"),
-        pytest.param("Calls", {"PageSize": 1000}, id="calls-page-size-1000"),
+        pytest.param("Calls", {"PageSize": 250}, id="calls-page-size-250"),  # the main account has 614
     ],
 )
 def test_previous_page_uri_walks_back_to_the_same_pages(
@@ -179,9 +182,10 @@ def test_previous_page_uri_walks_back_one_record_at_a_time(
 def test_page_envelope_numbers_follow_the_walk(
     customer: str, api: httpx.Client, truth: dict[str, list[dict[str, Any]]]
 ) -> None:
-    size = 300  # 2,000 calls: six full pages and a short last one
+    size = 100
     pages = _walk(api, _path(customer, "Calls"), {"PageSize": size})
     total = len(truth["calls"])
+    assert total > 3 * size and total % size  # several full pages and a short last one
     for i, page in enumerate(pages):
         count = len(page["calls"])
         assert (page["page"], page["page_size"], page["start"]) == (i, size, i * size)
@@ -194,27 +198,62 @@ def test_page_envelope_numbers_follow_the_walk(
     assert pages[-1]["end"] == total - 1
 
 
-@pytest.mark.parametrize("n", [0, 1, 17, 39], ids=["page-0", "page-1", "page-17", "last-page"])
-def test_page_n_without_a_token_is_the_nth_page(
-    n: int, customer: str, api: httpx.Client, truth: dict[str, list[dict[str, Any]]]
+@pytest.mark.parametrize(
+    "resource", ["Calls", "Messages", "Usage/Records/Daily"], ids=["calls", "messages", "usage-daily"]
+)
+@pytest.mark.parametrize("page", [None, "0"], ids=["no-page", "page-0"])
+def test_page_0_without_a_token_is_the_first_page(
+    resource: str, page: str | None, customer: str, api: httpx.Client
 ) -> None:
-    expected = truth["calls"]
-    page = _get_json(api, _path(customer, "Calls"), {"PageSize": 50, "Page": n})
-    assert page["calls"] == expected[n * 50 : (n + 1) * 50]
-    assert (page["page"], page["start"], page["end"]) == (n, n * 50, n * 50 + len(page["calls"]) - 1)
-    # Its links carry on from there, in both directions.
-    if page["next_page_uri"] is not None:
-        assert _get_json(api, page["next_page_uri"])["calls"] == expected[(n + 1) * 50 : (n + 2) * 50]
-    else:
-        assert (n + 1) * 50 >= len(expected)
-    if n > 0:
-        assert _get_json(api, page["previous_page_uri"])["calls"] == expected[(n - 1) * 50 : n * 50]
-    else:
-        assert page["previous_page_uri"] is None
+    path = _path(customer, resource)
+    plain = _get_json(api, path, {"PageSize": 50})
+    first = _get_json(api, path, {"PageSize": 50} if page is None else {"PageSize": 50, "Page": page})
+    [key] = [k for k in first if isinstance(first[k], list)]
+    assert first[key] == plain[key]
+    assert len(first[key]) == 50
+    assert (first["page"], first["start"], first["end"]) == (0, 0, 49)
+    assert first["previous_page_uri"] is None
+    # Its next link carries on from there, with a token, to page 1.
+    second = _get_json(api, first["next_page_uri"])
+    assert second["page"] == 1
+    assert second[key]
+    assert all(record not in first[key] for record in second[key])
 
 
-def test_page_past_the_end_is_empty_without_links(customer: str, api: httpx.Client) -> None:
-    page = _get_json(api, _path(customer, "Calls"), {"PageSize": 50, "Page": 40})
+def test_page_0_without_a_token_is_the_first_page_of_ground_truth(
+    customer: str, api: httpx.Client, truth: dict[str, list[dict[str, Any]]]
+) -> None:
+    page = _get_json(api, _path(customer, "Calls"), {"PageSize": 50, "Page": 0})
+    assert page["calls"] == truth["calls"][:50]
+    assert _get_json(api, page["next_page_uri"])["calls"] == truth["calls"][50:100]
+
+
+@pytest.mark.parametrize("n", [1, 17, 10_000], ids=["page-1", "page-17", "page-10000"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("/2010-04-01/Accounts/{customer}/Calls.json", id="calls"),
+        pytest.param("/2010-04-01/Accounts/{customer}/Messages.json", id="messages"),
+        pytest.param("/2010-04-01/Accounts/{customer}/Usage/Records.json", id="usage"),
+        pytest.param("/2010-04-01/Accounts/{customer}/Usage/Records/Daily.json", id="usage-daily"),
+        pytest.param("/2010-04-01/Accounts.json", id="accounts"),
+    ],
+)
+def test_page_n_without_a_token_is_400_20001(path: str, n: int, customer: str, api: httpx.Client) -> None:
+    response = api.get(path.format(customer=customer), params={"PageSize": 50, "Page": n})
+    body = _assert_twilio_error(response, 400)
+    # The answer Twilio gives since absolute paging was retired (notes §8.2).
+    assert (body["code"], body["message"]) == (20001, "PageToken is required for paging.")
+
+
+def test_page_past_the_end_is_empty_without_links(
+    customer: str, api: httpx.Client, truth: dict[str, list[dict[str, Any]]]
+) -> None:
+    last = _walk(api, _path(customer, "Calls"), {"PageSize": 50})[-1]
+    assert last["next_page_uri"] is None
+    # A next-page token made from the oldest call points past the end of the log.
+    beyond = f"PA{truth['calls'][-1]['sid']}"
+    page = _get_json(api, _path(customer, "Calls"), {"PageSize": 50, "Page": last["page"] + 1, "PageToken": beyond})
     assert page["calls"] == []
     assert page["next_page_uri"] is None
     assert page["previous_page_uri"] is None
@@ -277,8 +316,11 @@ def test_invalid_alerts_paging_parameter_gives_400_with_twilio_error(
     _assert_twilio_error(api.get("/v1/Alerts", params=params), 400)
 
 
-def test_page_token_of_another_account_gives_400(sandbox: Sandbox, customer: str, api: httpx.Client) -> None:
-    other = sandbox.customer_account_sids[1]
+@pytest.mark.parametrize("whose", ["other-customer", "own-subaccount"])
+def test_page_token_of_another_account_gives_400(
+    sandbox: Sandbox, customer: str, api: httpx.Client, whose: str
+) -> None:
+    other = sandbox.customer_account_sids[1] if whose == "other-customer" else sandbox.family(customer)[1]
     foreign = sandbox.calls(other)[10]["sid"]
     response = api.get(
         _path(customer, "Calls"), params={"PageSize": 10, "Page": 1, "PageToken": f"PA{foreign}"}
@@ -378,7 +420,8 @@ def test_usage_paging_returns_every_record_once(customer: str, api: httpx.Client
     backward = _walk_back(api, pages[-1])
     assert [p["usage_records"] for p in backward] == [p["usage_records"] for p in pages]
 
-    third = _get_json(api, path, {"PageSize": 100, "Page": 2})
+    # The third page's own uri (with its token) gives it again.
+    third = _get_json(api, pages[2]["uri"])
     assert third["usage_records"] == expected[200:300]
 
 
@@ -390,15 +433,21 @@ def _walk_alerts(client: httpx.Client, params: dict[str, Any]) -> list[dict[str,
     return pages
 
 
-def test_alerts_paging_returns_every_alert_once(api: httpx.Client) -> None:
-    expected = _get_json(api, "/v1/Alerts", {"PageSize": 1000})["alerts"]
+def test_alerts_paging_returns_every_alert_once(monitor_api: httpx.Client) -> None:
+    # Monitor answers for the authenticated account: the owner's log, not a Connect subaccount's.
+    expected = _get_json(monitor_api, "/v1/Alerts", {"PageSize": 1000})["alerts"]
     assert len(expected) > 6
-    pages = _walk_alerts(api, {"PageSize": 2})
+    pages = _walk_alerts(monitor_api, {"PageSize": 2})
     assert [a for p in pages for a in p["alerts"]] == expected
     assert [p["meta"]["page"] for p in pages] == list(range(len(pages)))
     assert len({a["sid"] for a in expected}) == len(expected)
     # And back again through meta.previous_page_url.
     back = [pages[-1]]
     while back[-1]["meta"]["previous_page_url"] is not None:
-        back.append(_get_json(api, back[-1]["meta"]["previous_page_url"]))
+        back.append(_get_json(monitor_api, back[-1]["meta"]["previous_page_url"]))
     assert [p["alerts"] for p in back[::-1]] == [p["alerts"] for p in pages]
+
+
+def test_alerts_page_n_without_a_token_is_400_20001(monitor_api: httpx.Client) -> None:
+    body = _assert_twilio_error(monitor_api.get("/v1/Alerts", params={"PageSize": 2, "Page": 1}), 400)
+    assert body["code"] == 20001

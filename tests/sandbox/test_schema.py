@@ -31,7 +31,7 @@ from openapi_core.configurations import Config
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from connect_notebook.sandbox import Sandbox
+from connect_notebook.sandbox import Profile, Sandbox
 
 API_HOST = "https://api.twilio.com"
 MONITOR_HOST = "https://monitor.twilio.com"
@@ -237,15 +237,22 @@ def _first(records: list[dict[str, Any]], wanted: Callable[[dict[str, Any]], boo
 
 @pytest.fixture(scope="module")
 def targets(_sandbox_server: Sandbox) -> dict[str, str]:
-    """Path fragments that the parametrized cases below fill in (the data never changes)."""
+    """Path fragments that the parametrized cases below fill in (the data never changes).
+
+    ``acc`` is the first customer's main account, ``sub`` its oldest subaccount; the
+    Connect App reads both under their own paths.
+    """
     sandbox = _sandbox_server
     customer = sandbox.customer_account_sids[0]
     calls = sandbox.calls(customer)
     messages = sandbox.messages(customer)
     return {
         "acc": f"/2010-04-01/Accounts/{customer}",
+        "sub": f"/2010-04-01/Accounts/{sandbox.family(customer)[1]}",
         "owner": f"/2010-04-01/Accounts/{sandbox.owner_account_sid}",
         "app": sandbox.connect_app_sid,
+        # The token next_page_uri carries after a first page of 100: the SID of its last call.
+        "calls_page_1_token": f"PA{calls[99]['sid']}",
         "call_completed": _first(calls, lambda c: c["status"] == "completed", "completed call"),
         "call_child_leg": _first(calls, lambda c: c["parent_call_sid"] is not None, "child leg"),
         "call_no_answer": _first(calls, lambda c: c["status"] == "no-answer", "unanswered call"),
@@ -257,7 +264,10 @@ def targets(_sandbox_server: Sandbox) -> dict[str, str]:
 
 API_CASES = [
     pytest.param("customer", "{acc}/Calls.json?PageSize=1000", id="calls-list"),
-    pytest.param("customer", "{acc}/Calls.json?PageSize=1000&Page=1", id="calls-list-page-1"),
+    pytest.param("customer", "{acc}/Calls.json?PageSize=100&Page=1&PageToken={calls_page_1_token}",
+                 id="calls-list-page-1"),
+    pytest.param("customer", "{sub}/Calls.json?PageSize=1000", id="subaccount-calls-list"),
+    pytest.param("customer", "{sub}/Messages.json?PageSize=1000", id="subaccount-messages-list"),
     pytest.param("customer", "{acc}/Calls/{call_completed}.json", id="call-fetch-completed"),
     pytest.param("customer", "{acc}/Calls/{call_child_leg}.json", id="call-fetch-child-leg"),
     pytest.param("customer", "{acc}/Calls/{call_no_answer}.json", id="call-fetch-no-answer"),
@@ -273,9 +283,16 @@ API_CASES = [
         )
         for kind in USAGE_KINDS
     ],
+    pytest.param(
+        "customer", "{acc}/Usage/Records.json?PageSize=1000&IncludeSubaccounts=false", id="usage-records-own-only"
+    ),
+    pytest.param("customer", "{sub}/Usage/Records/Daily.json?PageSize=1000", id="subaccount-usage-records-Daily"),
     pytest.param("customer", "{acc}.json", id="account-fetch"),
+    pytest.param("customer", "{sub}.json", id="account-fetch-subaccount"),
     pytest.param("owner", "{owner}.json", id="account-fetch-owner"),
     pytest.param("customer", "/2010-04-01/Accounts.json", id="accounts-list"),
+    pytest.param("customer", "/2010-04-01/Accounts.json?Status=active", id="accounts-list-active"),
+    pytest.param("owner", "/2010-04-01/Accounts.json", id="accounts-list-owner"),
     pytest.param("owner", "{owner}/ConnectApps.json", id="connect-apps-list"),
     pytest.param("owner", "{owner}/ConnectApps/{app}.json", id="connect-app-fetch"),
     pytest.param("customer", "{acc}/AuthorizedConnectApps.json", id="authorized-connect-apps-list"),
@@ -304,17 +321,51 @@ def test_2010_response_matches_twilio_spec(
     assert _schema_errors(openapi_2010, response, API_HOST) == []
 
 
+FAMILY_CASES = [
+    pytest.param("/2010-04-01/Accounts.json", id="family-list"),
+    pytest.param("/2010-04-01/Accounts.json?Status=closed", id="family-list-closed"),
+    pytest.param("/2010-04-01/Accounts.json?FriendlyName={closed_name}", id="family-list-by-name"),
+    pytest.param("/2010-04-01/Accounts/{closed}.json", id="closed-subaccount-fetch"),
+    pytest.param("/2010-04-01/Accounts/{connected}.json", id="connect-subaccount-fetch"),
+    pytest.param("/2010-04-01/Accounts/{closed}/Calls.json?PageSize=1000", id="closed-subaccount-calls"),
+    pytest.param("/2010-04-01/Accounts/{connected}/Calls.json", id="connect-subaccount-calls-empty"),
+]
+
+
+@pytest.mark.parametrize("template", FAMILY_CASES)
+def test_family_lists_and_subaccount_records_match_twilio_spec(
+    template: str, sandbox: Sandbox, openapi_2010: OpenAPI
+) -> None:
+    """The family of the customer with a closed subaccount, as its Connect App sees it."""
+    customer = sandbox.customer_account_sids[2]
+    connected = sandbox.authorize(customer)
+    with httpx.Client(base_url=sandbox.api_url, auth=(connected, sandbox.owner_auth_token)) as client:
+        family = client.get("/2010-04-01/Accounts.json").json()["accounts"]
+        [closed] = [a for a in family if a["status"] == "closed"]
+        names = {"closed": closed["sid"], "closed_name": closed["friendly_name"], "connected": connected}
+        response = client.get(template.format(**names))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    if "accounts" in body:
+        assert body["accounts"]
+        assert {a["owner_account_sid"] for a in body["accounts"]} == {customer}
+    if "calls" in body:
+        assert bool(body["calls"]) is (template.count("{closed}") == 1)
+    assert _schema_errors(openapi_2010, response, API_HOST) == []
+
+
 def test_in_progress_call_matches_twilio_spec(openapi_2010: OpenAPI) -> None:
     """A call still going on at the sandbox's clock (no end, duration or price) fits the schema.
 
     The session's sandbox has none at its pinned time, so this one is pinned at a
     busy hour where seed 7 has exactly such a call.
     """
-    with Sandbox(seed=7, calls_per_account=1_000, days=2, now="2026-11-01T16:00:00+00:00") as sb:
+    busy = Profile(name="Solo", pattern="dense", days=2, calls=1_000)
+    with Sandbox(seed=7, customers=[busy], now="2026-11-01T16:00:00+00:00") as sb:
         customer = sb.customer_account_sids[0]
-        sb.authorize(customer)
+        connected = sb.authorize(customer)
         call = _first(sb.calls(customer), lambda c: c["status"] == "in-progress", "call in progress")
-        with httpx.Client(base_url=sb.api_url, auth=(customer, sb.owner_auth_token)) as client:
+        with httpx.Client(base_url=sb.api_url, auth=(connected, sb.owner_auth_token)) as client:
             fetched = client.get(f"/2010-04-01/Accounts/{customer}/Calls/{call}.json")
             listed = client.get(f"/2010-04-01/Accounts/{customer}/Calls.json", params={"PageSize": 5})
     assert fetched.status_code == listed.status_code == 200
@@ -325,8 +376,9 @@ def test_in_progress_call_matches_twilio_spec(openapi_2010: OpenAPI) -> None:
     assert _schema_errors(openapi_2010, listed, API_HOST) == []
 
 
-def test_monitor_alerts_list_matches_twilio_spec(api: httpx.Client, openapi_monitor: OpenAPI) -> None:
-    response = api.get("/v1/Alerts", params={"PageSize": 1000})
+def test_monitor_alerts_list_matches_twilio_spec(monitor_api: httpx.Client, openapi_monitor: OpenAPI) -> None:
+    # The owner's log: Monitor answers for the authenticated account, and a Connect subaccount's is empty.
+    response = monitor_api.get("/v1/Alerts", params={"PageSize": 1000})
     assert response.status_code == 200, response.text
     alerts = response.json()["alerts"]
     # Both kinds of alert (raised by a webhook request, and not) are in the sample.
@@ -336,11 +388,11 @@ def test_monitor_alerts_list_matches_twilio_spec(api: httpx.Client, openapi_moni
 
 @pytest.mark.parametrize("with_request", [True, False], ids=["raised-by-a-request", "no-request"])
 def test_monitor_alert_fetch_matches_twilio_spec(
-    with_request: bool, api: httpx.Client, openapi_monitor: OpenAPI
+    with_request: bool, monitor_api: httpx.Client, openapi_monitor: OpenAPI
 ) -> None:
-    alerts = api.get("/v1/Alerts", params={"PageSize": 1000}).json()["alerts"]
+    alerts = monitor_api.get("/v1/Alerts", params={"PageSize": 1000}).json()["alerts"]
     sid = next(a["sid"] for a in alerts if (a["request_url"] is not None) is with_request)
-    response = api.get(f"/v1/Alerts/{sid}")
+    response = monitor_api.get(f"/v1/Alerts/{sid}")
     assert response.status_code == 200, response.text
     assert response.json()["sid"] == sid
     assert _schema_errors(openapi_monitor, response, MONITOR_HOST) == []
@@ -356,6 +408,18 @@ def test_schema_check_rejects_a_call_with_a_numeric_duration(
     errors = _schema_errors(openapi_2010, response, API_HOST)
     assert any(e.startswith("duration:") for e in errors), errors
     assert any(e.startswith("start_time:") for e in errors), errors
+
+
+def test_schema_check_rejects_an_account_with_an_unknown_status_or_type(
+    sandbox: Sandbox, customer: str, api: httpx.Client, openapi_2010: OpenAPI
+) -> None:
+    """Account records are really checked: Twilio's enums and the parent's SID pattern."""
+    record = api.get(f"/2010-04-01/Accounts/{customer}.json").json()
+    forged = {**record, "status": "frozen", "type": "Premium", "owner_account_sid": "AC123"}
+    request = httpx.Request("GET", f"{API_HOST}/2010-04-01/Accounts/{customer}.json")
+    errors = _schema_errors(openapi_2010, httpx.Response(200, json=forged, request=request), API_HOST)
+    for field in ("status", "type", "owner_account_sid"):
+        assert any(e.startswith(f"{field}:") for e in errors), errors
 
 
 # --- the quirks patched above are still in the published spec ------------------------
@@ -445,8 +509,9 @@ def _is_on_sandbox(url: str, sandbox: Sandbox, path: str) -> bool:
 
 
 def test_alerts_envelope_has_absolute_meta_urls_on_the_sandbox_host(
-    sandbox: Sandbox, api: httpx.Client
+    monitored: Sandbox, monitor_api: httpx.Client
 ) -> None:
+    sandbox, api = monitored, monitor_api
     first = api.get("/v1/Alerts", params={"PageSize": 2})
     assert first.status_code == 200, first.text
     body = first.json()

@@ -3,6 +3,12 @@
 Only ``client.api.base_url`` and ``client.monitor.base_url`` change; edge and region
 stay unset, because twilio-python rewrites the host of every URL when they are set
 (reference notes §5).
+
+The client authenticates as the Connect subaccount the app received (notes §8.1),
+so ``client.api.v2010.account`` is that subaccount, which has no history of its
+own: the customer's calls are read under the main account's path,
+``client.api.v2010.accounts(main).calls``. ``test_families.py`` walks every
+account of a family this way.
 """
 
 from __future__ import annotations
@@ -45,13 +51,19 @@ def _close(client: Client) -> None:
 
 
 @pytest.fixture
-def twilio(sandbox: Sandbox, customer: str) -> Iterator[Client]:
-    """twilio-python as the connected customer, with the owner's Auth Token (Connect style)."""
-    client = _client(sandbox, customer)
+def twilio(sandbox: Sandbox, connected: str) -> Iterator[Client]:
+    """twilio-python as the Connect App for ``customer``: its Connect subaccount's SID, the owner's Auth Token."""
+    client = _client(sandbox, connected)
     try:
         yield client
     finally:
         _close(client)
+
+
+@pytest.fixture
+def main(twilio: Client, customer: str) -> Any:
+    """The customer's main account as twilio-python addresses it: ``accounts(AC…)``."""
+    return twilio.api.v2010.accounts(customer)
 
 
 def _utc(rfc2822: str) -> datetime:
@@ -63,9 +75,9 @@ def _utc(rfc2822: str) -> datetime:
 
 @pytest.mark.parametrize("page_size", [1000, 50], ids=["page-size-1000", "page-size-50"])
 def test_twilio_python_lists_every_call_in_ground_truth_order(
-    page_size: int, twilio: Client, truth: dict[str, list[Record]]
+    page_size: int, main: Any, truth: dict[str, list[Record]]
 ) -> None:
-    calls = twilio.api.v2010.account.calls.list(page_size=page_size)
+    calls = main.calls.list(page_size=page_size)
     assert [c.sid for c in calls] == [c["sid"] for c in truth["calls"]]
     # The records come through parsed the way twilio-python parses the real API.
     first, expected = calls[0], truth["calls"][0]
@@ -78,11 +90,11 @@ def test_twilio_python_lists_every_call_in_ground_truth_order(
     )
 
 
-def test_twilio_python_fetches_one_call(twilio: Client, truth: dict[str, list[Record]]) -> None:
+def test_twilio_python_fetches_one_call(main: Any, truth: dict[str, list[Record]]) -> None:
     expected = next(
         c for c in truth["calls"] if c["parent_call_sid"] is not None and c["status"] == "completed"
     )
-    call = twilio.api.v2010.account.calls(expected["sid"]).fetch()
+    call = main.calls(expected["sid"]).fetch()
     assert call.sid == expected["sid"]
     assert call.parent_call_sid == expected["parent_call_sid"]
     assert call.direction == "outbound-dial"
@@ -94,11 +106,11 @@ def test_twilio_python_fetches_one_call(twilio: Client, truth: dict[str, list[Re
 
 
 def test_twilio_python_filters_calls_by_date_and_status(
-    twilio: Client, truth: dict[str, list[Record]]
+    main: Any, truth: dict[str, list[Record]]
 ) -> None:
     lo, hi = date(2026, 10, 1), date(2026, 10, 15)
     # twilio-python sends these as StartTime%3E=2026-10-01T00:00:00Z and StartTime%3C=….
-    calls = twilio.api.v2010.account.calls.list(
+    calls = main.calls.list(
         start_time_after=lo, start_time_before=hi, status="completed", page_size=1000
     )
     expected = [
@@ -110,8 +122,8 @@ def test_twilio_python_filters_calls_by_date_and_status(
     assert [c.sid for c in calls] == expected
 
 
-def test_twilio_python_limit_stops_early(twilio: Client, truth: dict[str, list[Record]]) -> None:
-    calls = twilio.api.v2010.account.calls.list(limit=120, page_size=50)
+def test_twilio_python_limit_stops_early(main: Any, truth: dict[str, list[Record]]) -> None:
+    calls = main.calls.list(limit=120, page_size=50)
     assert [c.sid for c in calls] == [c["sid"] for c in truth["calls"][:120]]
 
 
@@ -119,9 +131,9 @@ def test_twilio_python_limit_stops_early(twilio: Client, truth: dict[str, list[R
 
 
 def test_twilio_python_lists_every_message_in_ground_truth_order(
-    twilio: Client, truth: dict[str, list[Record]]
+    main: Any, truth: dict[str, list[Record]]
 ) -> None:
-    messages = twilio.api.v2010.account.messages.list(page_size=1000)
+    messages = main.messages.list(page_size=1000)
     assert [m.sid for m in messages] == [m["sid"] for m in truth["messages"]]
     failed = next(m for m in messages if m.error_code is not None)
     assert isinstance(failed.error_code, int)
@@ -131,9 +143,10 @@ def test_twilio_python_lists_every_message_in_ground_truth_order(
 # --- usage -------------------------------------------------------------------------
 
 
-def test_twilio_python_lists_daily_usage_that_adds_up(twilio: Client, truth: dict[str, list[Record]]) -> None:
+def test_twilio_python_lists_daily_usage_that_adds_up(main: Any, truth: dict[str, list[Record]]) -> None:
     lo, hi = date(2026, 10, 10), date(2026, 10, 20)
-    records = twilio.usage.records.daily.list(category="calls", start_date=lo, end_date=hi)
+    # The main account's own usage: without include_subaccounts=False it adds up the family.
+    records = main.usage.records.daily.list(category="calls", start_date=lo, end_date=hi, include_subaccounts=False)
     assert [r.start_date for r in records] == [date(2026, 10, d) for d in range(20, 9, -1)]
     for record in records:
         calls = [c for c in truth["calls"] if _utc(c["start_time"]).date() == record.start_date]
@@ -143,10 +156,20 @@ def test_twilio_python_lists_daily_usage_that_adds_up(twilio: Client, truth: dic
         assert record.price == sum((-Decimal(c["price"]) for c in calls if c["price"]), Decimal(0))
 
 
-def test_twilio_python_reaches_usage_through_the_account_path(twilio: Client) -> None:
-    via_shortcut = twilio.usage.records.last_month.list(category="totalprice")
-    via_account = twilio.api.v2010.account.usage.records.last_month.list(category="totalprice")
+def test_twilio_python_reaches_usage_through_the_account_path(sandbox: Sandbox) -> None:
+    # The shortcut is the authenticated account's usage: the owner's own here, since a
+    # Connect subaccount has no history to bill.
+    owner = _client(sandbox, sandbox.owner_account_sid)
+    try:
+        via_shortcut = owner.usage.records.last_month.list(category="totalprice")
+        via_account = owner.api.v2010.account.usage.records.last_month.list(category="totalprice")
+        via_sid = owner.api.v2010.accounts(sandbox.owner_account_sid).usage.records.last_month.list(
+            category="totalprice"
+        )
+    finally:
+        _close(owner)
     assert len(via_account) == 1
+    assert [(r.category, r.price) for r in via_sid] == [(r.category, r.price) for r in via_account]
     assert (via_account[0].start_date, via_account[0].end_date) == (date(2026, 10, 1), date(2026, 10, 31))
     assert [(r.category, r.price) for r in via_shortcut] == [(r.category, r.price) for r in via_account]
     assert via_account[0].price > 0
@@ -155,45 +178,65 @@ def test_twilio_python_reaches_usage_through_the_account_path(twilio: Client) ->
 # --- Monitor alerts --------------------------------------------------------------------
 
 
+@pytest.fixture
+def owner_twilio(monitored: Sandbox) -> Iterator[Client]:
+    """twilio-python as the owner whose Monitor log has alerts (Monitor answers for the authenticated account)."""
+    client = _client(monitored, monitored.owner_account_sid)
+    try:
+        yield client
+    finally:
+        _close(client)
+
+
 def test_twilio_python_lists_alerts_through_absolute_next_page_urls(
-    twilio: Client, api: httpx.Client
+    owner_twilio: Client, monitor_api: httpx.Client
 ) -> None:
-    expected = api.get("/v1/Alerts", params={"PageSize": 1000}).json()["alerts"]
+    expected = monitor_api.get("/v1/Alerts", params={"PageSize": 1000}).json()["alerts"]
     assert len(expected) > 4
-    alerts = twilio.monitor.v1.alerts.list(page_size=2)
+    alerts = owner_twilio.monitor.v1.alerts.list(page_size=2)
     assert [a.sid for a in alerts] == [a["sid"] for a in expected]
     assert all(a.date_created.tzinfo is not None for a in alerts)
-    errors = twilio.monitor.v1.alerts.list(log_level="error")
+    errors = owner_twilio.monitor.v1.alerts.list(log_level="error")
     assert [a.sid for a in errors] == [a["sid"] for a in expected if a["log_level"] == "error"]
 
 
-def test_twilio_python_fetches_one_alert(twilio: Client) -> None:
-    listed = twilio.monitor.v1.alerts.list(limit=1)[0]
-    alert = twilio.monitor.v1.alerts(listed.sid).fetch()
+def test_twilio_python_fetches_one_alert(owner_twilio: Client, monitored: Sandbox) -> None:
+    listed = owner_twilio.monitor.v1.alerts.list(limit=1)[0]
+    alert = owner_twilio.monitor.v1.alerts(listed.sid).fetch()
     assert (alert.sid, alert.error_code, alert.account_sid) == (
         listed.sid,
         listed.error_code,
-        listed.account_sid,
+        monitored.owner_account_sid,
     )
+
+
+def test_twilio_python_with_connect_credentials_sees_the_connect_subaccounts_empty_log(twilio: Client) -> None:
+    assert twilio.monitor.v1.alerts.list(page_size=50) == []
 
 
 # --- account and Connect -------------------------------------------------------------
 
 
-def test_twilio_python_fetches_the_connected_account(twilio: Client, customer: str) -> None:
+def test_twilio_python_fetches_the_connected_account(
+    twilio: Client, sandbox: Sandbox, customer: str, connected: str
+) -> None:
     account = twilio.api.v2010.account.fetch()
-    assert account.sid == customer
+    assert account.sid == connected
+    assert account.owner_account_sid == customer  # a subaccount under the customer's main account
     assert account.status == "active"
     assert account.auth_token is None  # never shown to Connect credentials
     assert isinstance(account.date_created, datetime)
-    assert [a.sid for a in twilio.api.v2010.accounts.list()] == [customer]
+    main = twilio.api.v2010.accounts(customer).fetch()
+    assert (main.sid, main.owner_account_sid, main.auth_token) == (customer, customer, None)
+    assert [a.sid for a in twilio.api.v2010.accounts.list()] == sandbox.family(customer)
 
 
-def test_twilio_python_lists_authorized_connect_apps(twilio: Client, sandbox: Sandbox) -> None:
-    apps = twilio.api.v2010.account.authorized_connect_apps.list()
+def test_twilio_python_lists_authorized_connect_apps(main: Any, sandbox: Sandbox) -> None:
+    # The app shows under the account that authorized it: the customer's main account.
+    apps = main.authorized_connect_apps.list()
     assert [a.connect_app_sid for a in apps] == [sandbox.connect_app_sid]
     assert apps[0].permissions == ["get-all"]
-    fetched = twilio.api.v2010.account.authorized_connect_apps(sandbox.connect_app_sid).fetch()
+    fetched = main.authorized_connect_apps(sandbox.connect_app_sid).fetch()
     assert fetched.connect_app_friendly_name == apps[0].connect_app_friendly_name
 
 
@@ -210,12 +253,12 @@ def _status_of(error: TwilioException) -> tuple[int, int]:
 
 
 def test_revoked_customer_gets_401_from_twilio_python(
-    twilio: Client, sandbox: Sandbox, customer: str
+    twilio: Client, main: Any, sandbox: Sandbox, customer: str
 ) -> None:
-    assert twilio.api.v2010.account.calls.list(limit=1)  # works while authorized
+    assert main.calls.list(limit=1)  # works while authorized
     sandbox.deauthorize(customer)
     with pytest.raises(TwilioException) as listing:
-        twilio.api.v2010.account.calls.list(limit=1)
+        main.calls.list(limit=1)
     assert _status_of(listing.value) == (401, 20003)
     with pytest.raises(TwilioRestException) as fetching:
         twilio.api.v2010.account.fetch()
@@ -223,6 +266,7 @@ def test_revoked_customer_gets_401_from_twilio_python(
 
 
 def test_never_authorized_customer_gets_401_from_twilio_python(sandbox: Sandbox) -> None:
+    # The app holds no SID for this customer; its main account's SID with the owner's token is refused.
     client = _client(sandbox, sandbox.customer_account_sids[1])
     try:
         with pytest.raises(TwilioException) as listing:
