@@ -29,7 +29,7 @@ from ._retry import RetryPolicy
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from ._family import accounts
+    from ._family import accounts, customer
     from ._frames import ACCOUNTS_SCHEMA, ALERTS_SCHEMA, CALLS_SCHEMA, MESSAGES_SCHEMA, USAGE_SCHEMA
     from ._loaders import load_alerts, load_calls, load_messages, load_usage, scan_calls, scan_messages
     from ._magics import connect_button, session
@@ -65,6 +65,7 @@ __all__ = [
     "accounts",
     "active_app",
     "connect_button",
+    "customer",
     "default_customer",
     "load_alerts",
     "load_calls",
@@ -85,6 +86,7 @@ _LAZY = {
     "ConnectedAccount": "connect_notebook._session",
     "Session": "connect_notebook._session",
     "accounts": "connect_notebook._family",
+    "customer": "connect_notebook._family",
     "connect_button": "connect_notebook._magics",
     "session": "connect_notebook._magics",
     **{

@@ -149,7 +149,17 @@ figure.chart{margin:12px 0}figure.chart svg{max-width:100%;height:auto}
 """
 
 
-def _html(nb: Any, params: ReportParams, account: str) -> str:
+def _customer(nb: Any, fallback: str) -> str:
+    """The customer the report is about: the first line the notebook's ``customer`` cell printed."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "customer" in cell.metadata.get("tags", []):
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "stream" and output.get("text", "").strip():
+                    return str(output["text"]).strip().splitlines()[0]
+    return fallback
+
+
+def _html(nb: Any, params: ReportParams, customer: str) -> str:
     body = []
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
@@ -158,12 +168,12 @@ def _html(nb: Any, params: ReportParams, account: str) -> str:
         elif "parameters" not in tags and "injected-parameters" not in tags:
             body.append(_outputs_html(cell))
     meta = (
-        f"Account: {html.escape(account)} · {params.start} to {params.end} (end excluded) · "
+        f"{html.escape(customer)} · {params.start} to {params.end} (end excluded) · "
         f"times in {html.escape(params.tz)}"
     )
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<title>Call report {html.escape(account)}</title><style>{_STYLE}</style></head><body>"
+        f"<title>Call report · {html.escape(customer)}</title><style>{_STYLE}</style></head><body>"
         f"<p class=meta>{meta}</p>{''.join(body)}</body></html>"
     )
 
@@ -185,8 +195,8 @@ def render_report(
     _inject(nb, params)
     say(f"running {notebook.name} for {params.account or 'the default account'}, {params.start} to {params.end}")
     _execute(nb, notebook.parent, say)
-    account = params.account or "the sandbox's first customer"
+    customer = _customer(nb, params.account or "the default account")
     out = out.resolve()
-    atomic_write(out, _html(nb, params, account).encode("utf-8"))  # an ordinary file: 0o666 & ~umask
+    atomic_write(out, _html(nb, params, customer).encode("utf-8"))  # an ordinary file: 0o666 & ~umask
     say(f"wrote {out} ({out.stat().st_size // 1024} KB) at {datetime.now().astimezone():%Y-%m-%d %H:%M}")
     return out

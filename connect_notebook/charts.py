@@ -9,7 +9,8 @@ never display anything and never change Altair's global state.
 Calls: ``calls_over_time``, ``direction_split``, ``disposition_mix``,
 ``asr_acd_over_time``, ``duration_histogram``, ``hour_of_week_heatmap``,
 ``cost_over_time``, ``cost_by_country``, ``top_counterparts``. Messages:
-``messages_over_time``. Usage: ``usage_spend``. Plus ``kpis(calls)``.
+``messages_over_time``. Usage: ``usage_spend``. A customer's accounts:
+``accounts_breakdown`` (a table) and ``calls_by_account``. Plus ``kpis(calls)``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import altair as alt
 import polars as pl
 
 __all__ = [
+    "accounts_breakdown",
     "asr_acd_over_time",
+    "calls_by_account",
     "calls_over_time",
     "cost_by_country",
     "cost_over_time",
@@ -481,3 +484,78 @@ def kpis(calls: pl.DataFrame) -> pl.DataFrame:
         },
     )
     return KPIs(frame)
+
+
+def accounts_breakdown(calls: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFrame:
+    """One row per account of the customer (``cn.accounts``): its name, status and its share of the calls.
+
+    Calls and ASR count parent legs, minutes and cost every leg, as in ``kpis``.
+    Accounts without a call in ``calls`` are listed with zeros, in the family's order.
+    """
+    parents = _parents(calls)
+    per_account = (
+        calls.group_by("account_sid")
+        .agg(
+            (pl.col("duration").fill_null(0) / 60).ceil().sum().cast(pl.Float64).alias("minutes"),
+            pl.col("cost").sum().round(5).alias("cost"),
+        )
+        .join(
+            parents.group_by("account_sid").agg(
+                pl.len().alias("calls"), (pl.col("status") == "completed").sum().alias("answered")
+            ),
+            on="account_sid",
+            how="left",
+        )
+    )
+    return (
+        accounts.select(
+            pl.col("friendly_name").alias("account"),
+            pl.col("sid").alias("account_sid"),
+            pl.col("status").cast(pl.String),
+            pl.col("date_created").dt.date().alias("created"),
+        )
+        .join(per_account, on="account_sid", how="left", maintain_order="left")
+        .with_columns(
+            pl.col("calls").fill_null(0).cast(pl.Int64),
+            pl.col("answered").fill_null(0).cast(pl.Int64),
+            pl.col("minutes").fill_null(0.0),
+            pl.col("cost").fill_null(0.0),
+        )
+        .with_columns(
+            pl.when(pl.col("calls") > 0).then(pl.col("answered") / pl.col("calls")).otherwise(None).alias("asr")
+        )
+        .select("account", "account_sid", "status", "created", "calls", "answered", "asr", "minutes", "cost")
+    )
+
+
+def calls_by_account(
+    calls: pl.DataFrame, accounts: pl.DataFrame, *, every: Every = "week", tz: str = "UTC"
+) -> Any:
+    """Calls per period, stacked by the account of the customer's family they belong to (parent legs only)."""
+    names = accounts.select(pl.col("sid").alias("account_sid"), pl.col("friendly_name").alias("account"))
+    data = _counts_over_time(
+        _parents(calls).join(names, on="account_sid", how="left").with_columns(pl.col("account").fill_null("other")),
+        "start_time",
+        "account",
+        "calls",
+        every,
+        tz,
+    )
+    order = [n for n in accounts["friendly_name"].to_list() if n in set(data["account"].to_list())]
+    chart = (
+        _chart(data)
+        .mark_bar()
+        .encode(
+            x=_time_axis(every, tz),
+            y=alt.Y("calls:Q", title="Calls", stack="zero"),
+            color=alt.Color("account:N", title="Account", sort=order),
+            order=alt.Order("account:N"),
+            tooltip=[
+                alt.Tooltip("period:T", title=every, timeUnit=_TIME_UNIT[every]),
+                "account:N",
+                alt.Tooltip("calls:Q", format=","),
+            ],
+        )
+        .properties(width=640, height=240)
+    )
+    return _themed(chart, "Calls over time, by account")
