@@ -52,16 +52,21 @@ def owner_auth_token() -> str:
     return Sandbox(seed=7).owner_auth_token
 
 
-def chart_cells() -> list[str]:
-    """The report notebook's code cells that display a chart (a ``charts.…(`` call other than kpis)."""
+TABLES = {"kpis", "accounts_breakdown"}  # chart helpers that return a table, shown as HTML
+
+
+def code_sources() -> list[str]:
     cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    found = []
-    for cell in cells:
-        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-        calls = re.findall(r"\bcharts\.(\w+)\(", source)
-        if cell["cell_type"] == "code" and any(name != "kpis" for name in calls):
-            found.append(source)
-    return found
+    return [
+        "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+        for c in cells
+        if c["cell_type"] == "code"
+    ]
+
+
+def chart_cells() -> list[str]:
+    """The report notebook's code cells that display a chart (a ``charts.…(`` call that is not a table)."""
+    return [s for s in code_sources() if any(name not in TABLES for name in re.findall(r"\bcharts\.(\w+)\(", s))]
 
 
 def code_cell_count() -> int:
@@ -82,9 +87,15 @@ class _HtmlOutputText(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.depth = 0  # open divs inside an html-output div; 0 outside
-        self.texts: list[str] = []
+        self.outputs: list[list[str]] = []
+
+    @property
+    def texts(self) -> list[str]:
+        return self.outputs[0] if self.outputs else []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "div" and not self.depth and ("class", "html-output") in attrs:
+            self.outputs.append([])
         if tag == "div" and (self.depth or ("class", "html-output") in attrs):
             self.depth += 1
 
@@ -94,14 +105,15 @@ class _HtmlOutputText(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if self.depth and data.strip():
-            self.texts.append(data.strip())
+            self.outputs[-1].append(data.strip())
 
 
-def html_output_texts(html: str) -> list[str]:
+def html_outputs(html: str) -> list[list[str]]:
+    """The text pieces of each ``<div class=html-output>`` (the KPI card, then the accounts table)."""
     parser = _HtmlOutputText()
     parser.feed(html)
     parser.close()
-    return parser.texts
+    return parser.outputs
 
 
 @dataclass(frozen=True)
@@ -148,9 +160,9 @@ def test_report_writes_only_the_html_file_in_the_output_folder(report: Report) -
 
 def test_report_html_has_one_inline_svg_figure_per_chart_cell(report: Report) -> None:
     cells = chart_cells()
-    # The notebook shows every chart the package has.
-    shown = {name for source in cells for name in re.findall(r"\bcharts\.(\w+)\(", source)}
-    assert shown == set(charts.__all__) - {"kpis", "counterpart_country"}
+    # The notebook shows every chart and table the package has.
+    shown = {name for source in code_sources() for name in re.findall(r"\bcharts\.(\w+)\(", source)}
+    assert shown == set(charts.__all__) - {"counterpart_country"}
     html = report.html
     figures = re.findall(r"<figure class=chart>(.*?)</figure>", html, flags=re.DOTALL)
     assert len(figures) == len(cells) == html.count("<figure")
@@ -164,8 +176,8 @@ def test_report_html_has_one_inline_svg_figure_per_chart_cell(report: Report) ->
 
 
 def test_report_html_has_the_kpi_card(report: Report) -> None:
-    assert report.html.count("<div class=html-output>") == 1
-    texts = html_output_texts(report.html)
+    assert report.html.count("<div class=html-output>") == 2  # the KPI card, then the accounts table
+    texts = html_outputs(report.html)[0]
     values = dict(zip(texts[::2], texts[1::2], strict=True))
     assert list(values) == ["Calls", "Answered", "ASR", "ACD", "Minutes", "Cost", "Short calls"]
     assert re.fullmatch(r"[\d,]+", values["Calls"])
@@ -177,6 +189,22 @@ def test_report_html_has_the_kpi_card(report: Report) -> None:
     legs = re.search(r"([\d,]+) call legs", report.html)
     assert legs is not None
     assert int(values["Calls"].replace(",", "")) <= int(legs.group(1).replace(",", ""))
+
+
+def test_report_names_the_customer_and_breaks_the_calls_down_by_account_of_its_family(report: Report) -> None:
+    assert report.run.returncode == 0, report.run.stderr
+    with Sandbox(seed=7, now=NOW) as sb:  # the embedded sandbox's world: same seed, same clock
+        customer = sb.customer_account_sids[0]
+        sb.authorize(customer)  # as the embedded sandbox does: the family then has the Connect subaccount too
+        names = [sb.state.account(sid).friendly_name for sid in sb.family(customer)]  # type: ignore[union-attr]
+    label = f"{names[0]} (AC…{customer[-4:]})"
+    assert f"<title>Call report · {label}</title>" in report.html
+    assert re.search(rf"<p class=meta>{re.escape(label)} · 2026-10-01 to 2026-11-01", report.html)
+    table = " ".join(html_outputs(report.html)[1])
+    for name in names[:-1]:  # the main account and its subaccounts (the Connect subaccount is made on connect)
+        assert name in table
+    assert "Connect Notebook" in table  # the app's own subaccount, with no calls
+    assert "Calls over time, by account" in report.html
 
 
 def test_report_html_refers_to_no_script_stylesheet_or_cdn(report: Report) -> None:
@@ -332,8 +360,9 @@ def test_report_renders_every_chart_offline_in_chromium(report: Report, page) ->
         box = svg.bounding_box()
         assert box is not None and box["width"] > 0 and box["height"] > 0, f"chart {i + 1} has no size: {box}"
         assert svg.locator("g.role-mark").count() > 0, f"chart {i + 1} has no marks"
-    card = page.locator(".html-output")
-    assert card.count() == 1
+    outputs = page.locator(".html-output")
+    assert outputs.count() == 2
+    card = outputs.first
     assert card.is_visible()
     assert "ASR" in card.inner_text()
 
