@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -177,7 +178,11 @@ def serve(args: argparse.Namespace) -> int:
         wait_for_interrupt()
     finally:
         sb.stop()
-    print("Sandbox stopped.", flush=True)
+    try:
+        print("Sandbox stopped.", flush=True)
+    except BrokenPipeError:
+        # Whoever read our output has gone (a script that stopped us): nothing to tell, and no traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
