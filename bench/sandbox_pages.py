@@ -6,6 +6,10 @@ sandbox's, not a JSON parser's. Prints one table: pages and calls per second for
 a cold pass (days generated on first touch) and a warm pass (days cached),
 sequentially at PageSize 1000 and 50, and with 8 concurrent clients each paging
 one day window (the way connect_notebook's loader fetches).
+
+The account is one plain dense account of ``--calls`` calls over 90 days (a customer
+without subaccounts), read as the Connect App does: with its Connect subaccount's
+SID and the owner's Auth Token, under the main account's path.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from datetime import date, timedelta
 
 import httpx
 
-from connect_notebook.sandbox import Sandbox
+from connect_notebook.sandbox import Profile, Sandbox
 
 _NEXT = re.compile(rb'"next_page_uri":(null|"([^"]*)")')
 
@@ -40,11 +44,12 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=100_000)
     args = parser.parse_args()
     rows = []
-    with Sandbox(seed=7, calls_per_account=args.calls, days=90, now="2026-11-01T00:00:00Z") as sb:
+    solo = Profile(name="Solo", pattern="dense", days=90, calls=args.calls)
+    with Sandbox(seed=7, customers=[solo], now="2026-11-01T00:00:00Z") as sb:
         customer = sb.customer_account_sids[0]
-        sb.authorize(customer)
+        connected = sb.authorize(customer)
         base = f"/2010-04-01/Accounts/{customer}/Calls.json"
-        with httpx.Client(base_url=sb.api_url, auth=(customer, sb.owner_auth_token), timeout=60) as client:
+        with httpx.Client(base_url=sb.api_url, auth=(connected, sb.owner_auth_token), timeout=60) as client:
             for label, size in (
                 ("cold, sequential", 1000),
                 ("warm, sequential", 1000),

@@ -1,4 +1,9 @@
-"""Same seed and options, same bytes; and the synthetic history looks like a real call log."""
+"""Same seed and options, same bytes; and the synthetic history looks like a real call log.
+
+Determinism covers the whole Connect picture: the family list, the Connect
+subaccount's SID, and pages of every family account, for the default customers
+and for explicit ``Profile``s.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,15 @@ from typing import Any
 import httpx
 import pytest
 
-from connect_notebook.sandbox import Sandbox
+from connect_notebook.sandbox import Profile, Sandbox
 
-OPTIONS: dict[str, Any] = {"seed": 11, "calls_per_account": 500, "days": 10, "now": "2026-11-01T12:00:00Z"}
+# 2,000 calls per family; the owner then has 200, enough for a few Monitor alerts.
+OPTIONS: dict[str, Any] = {"seed": 11, "calls_per_customer": 2_000, "days": 10, "now": "2026-11-01T12:00:00Z"}
+PROFILES = (
+    Profile(name="Alder Dental", pattern="dense", days=40, calls=600, subaccounts=2),
+    Profile(name="Birch Freight", pattern="sparse", days=900, calls=900, subaccounts=1),
+    Profile(name="Cedar Tours", pattern="growing", days=500, calls=700, subaccounts=3, closed=2),
+)
 # E.164 country calling codes of the counterparts we expect to see (longest match first).
 CALLING_CODES = ("+1", "+44", "+49", "+33", "+52", "+91", "+61", "+55")
 # What answering machine detection reports (Twilio's AnsweredBy values).
@@ -35,20 +46,33 @@ def other_seed() -> Iterator[Sandbox]:
 
 
 def fetch_all(sb: Sandbox) -> dict[str, bytes]:
-    """Fetch a fixed set of resources as the first customer; bodies with the origin masked."""
+    """Fetch a fixed set of resources as the first customer's Connect App; bodies with the origin masked.
+
+    Alerts are fetched as the owner: Monitor answers for the authenticated account,
+    and the Connect subaccount's own log is empty.
+    """
     customer = sb.customer_account_sids[0]
-    sb.authorize(customer)
+    connected = sb.authorize(customer)
     base = f"/2010-04-01/Accounts/{customer}"
+    sub = f"/2010-04-01/Accounts/{sb.family(customer)[1]}"
     origin = sb.url.encode()
     bodies: dict[str, bytes] = {}
-    with httpx.Client(base_url=sb.api_url, auth=(customer, sb.owner_auth_token)) as client:
+    with (
+        httpx.Client(base_url=sb.api_url, auth=(connected, sb.owner_auth_token)) as client,
+        httpx.Client(base_url=sb.api_url, auth=(sb.owner_account_sid, sb.owner_auth_token)) as owner,
+    ):
 
-        def get(name: str, path: str, **params: Any) -> dict[str, Any]:
-            response = client.get(path, params=params)
+        def get(name: str, path: str, *, as_owner: bool = False, **params: Any) -> dict[str, Any]:
+            response = (owner if as_owner else client).get(path, params=params)
             assert response.status_code == 200, (name, response.text)
             bodies[name] = response.content.replace(origin, b"ORIGIN")
             return response.json()
 
+        get("family", "/2010-04-01/Accounts.json")
+        get("connect-subaccount", f"/2010-04-01/Accounts/{connected}.json")
+        sub_calls = get("subaccount-calls-page-0", f"{sub}/Calls.json", PageSize=20)
+        get("subaccount-calls-page-1", sub_calls["next_page_uri"])
+        get("subaccount-usage", f"{sub}/Usage/Records/Monthly.json")
         calls = get("calls-page-0", f"{base}/Calls.json", PageSize=50)
         get("calls-page-1", calls["next_page_uri"])
         get("calls-busy", f"{base}/Calls.json", Status="busy", PageSize=20)
@@ -59,10 +83,11 @@ def fetch_all(sb: Sandbox) -> dict[str, bytes]:
         get("message", f"{base}/Messages/{messages['messages'][3]['sid']}.json")
         get("usage-daily", f"{base}/Usage/Records/Daily.json", Category="calls")
         get("usage-all", f"{base}/Usage/Records.json")
+        get("usage-own", f"{base}/Usage/Records.json", IncludeSubaccounts="false")
         get("account", f"{base}.json")
-        alerts = get("alerts", "/v1/Alerts", PageSize=20)
-        assert origin in client.get("/v1/Alerts", params={"PageSize": 20}).content  # masking was not vacuous
-        get("alert", f"/v1/Alerts/{alerts['alerts'][0]['sid']}")
+        alerts = get("alerts", "/v1/Alerts", as_owner=True, PageSize=20)
+        assert origin in owner.get("/v1/Alerts", params={"PageSize": 20}).content  # masking was not vacuous
+        get("alert", f"/v1/Alerts/{alerts['alerts'][0]['sid']}", as_owner=True)
     return bodies
 
 
@@ -85,15 +110,77 @@ def test_same_seed_gives_same_sids_token_and_connect_app(twins: tuple[Sandbox, S
     assert first.owner_auth_token == second.owner_auth_token
     assert first.connect_app_sid == second.connect_app_sid
     for customer in first.customer_account_sids:
-        assert first.calls(customer) == second.calls(customer)
-        assert first.messages(customer) == second.messages(customer)
+        assert first.authorize(customer) == second.authorize(customer)
+        assert first.family(customer) == second.family(customer)
+        for sid in first.family(customer):
+            assert first.calls(sid) == second.calls(sid)
+            assert first.messages(sid) == second.messages(sid)
+
+
+@pytest.fixture(scope="module")
+def profile_twins() -> Iterator[tuple[Sandbox, Sandbox]]:
+    """Two sandboxes with the same seed and the same explicit profiles."""
+    options = {"seed": 23, "customers": PROFILES, "now": OPTIONS["now"]}
+    with Sandbox(**options) as first, Sandbox(**options) as second:
+        yield first, second
+
+
+def _family_bodies(sb: Sandbox) -> dict[str, bytes]:
+    """Every customer's family list, and the first two call pages and a message page of every family account.
+
+    Named by position (customer ``i``, family member ``j``), so that two sandboxes can be compared.
+    """
+    bodies: dict[str, bytes] = {}
+    for i, customer in enumerate(sb.customer_account_sids):
+        connected = sb.authorize(customer)
+        with httpx.Client(base_url=sb.api_url, auth=(connected, sb.owner_auth_token)) as client:
+            family = client.get("/2010-04-01/Accounts.json").raise_for_status()
+            bodies[f"{i}/Accounts"] = family.content
+            for j, account in enumerate(family.json()["accounts"]):
+                path = f"/2010-04-01/Accounts/{account['sid']}"
+                first = client.get(f"{path}/Calls.json", params={"PageSize": 25}).raise_for_status()
+                bodies[f"{i}.{j}/Calls/0"] = first.content
+                if (link := first.json()["next_page_uri"]) is not None:
+                    bodies[f"{i}.{j}/Calls/1"] = client.get(link).raise_for_status().content
+                messages = client.get(f"{path}/Messages.json", params={"PageSize": 25}).raise_for_status()
+                bodies[f"{i}.{j}/Messages/0"] = messages.content
+    return bodies
+
+
+def test_same_seed_and_profiles_give_byte_identical_family_lists_and_pages(
+    profile_twins: tuple[Sandbox, Sandbox],
+) -> None:
+    first, second = profile_twins
+    assert first.port != second.port
+
+    a, b = _family_bodies(first), _family_bodies(second)
+
+    # Three customers, each with its main account, subaccounts and Connect subaccount.
+    assert sum(name.endswith("/Accounts") for name in a) == 3
+    assert sum(name.endswith("/Calls/1") for name in a) >= 6
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name] == b[name], name
+
+
+def test_same_profiles_with_another_seed_give_other_sids_and_other_pages(
+    profile_twins: tuple[Sandbox, Sandbox],
+) -> None:
+    with Sandbox(seed=24, customers=PROFILES, now=OPTIONS["now"]) as other:
+        a, b = _family_bodies(profile_twins[0]), _family_bodies(other)
+        assert not set(profile_twins[0].customer_account_sids) & set(other.customer_account_sids)
+    # The same shape (families, accounts with a second page), other contents; the Connect
+    # subaccounts' empty pages differ too, by their SIDs.
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name] != b[name], name
 
 
 def test_api_serves_the_ground_truth(twins: tuple[Sandbox, Sandbox]) -> None:
     sb = twins[0]
     customer = sb.customer_account_sids[1]
-    sb.authorize(customer)
-    with httpx.Client(base_url=sb.api_url, auth=(customer, sb.owner_auth_token)) as client:
+    connected = sb.authorize(customer)
+    with httpx.Client(base_url=sb.api_url, auth=(connected, sb.owner_auth_token)) as client:
         page = client.get(f"/2010-04-01/Accounts/{customer}/Calls.json", params={"PageSize": 100}).json()
 
     assert page["calls"] == sb.calls(customer)[:100]
@@ -119,9 +206,14 @@ def test_different_seed_gives_different_data(twins: tuple[Sandbox, Sandbox], oth
 
 @pytest.fixture(scope="module")
 def history(twins: tuple[Sandbox, Sandbox]) -> dict[str, list[dict[str, Any]]]:
-    """Every customer's calls from the seed-11 sandbox."""
+    """The calls of every customer's every account (main account and subaccounts) from the seed-11 sandbox."""
     sb = twins[0]
-    return {sid: sb.calls(sid) for sid in sb.customer_account_sids}
+    return {sid: sb.calls(sid) for customer in sb.customer_account_sids for sid in _members(sb, customer)}
+
+
+def _members(sb: Sandbox, customer: str) -> list[str]:
+    """A customer's main account and subaccounts: the family without the Connect subaccount (no history)."""
+    return [sid for sid in sb.family(customer) if sid != sb.connected_sid(customer)]
 
 
 def _all(history: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -131,8 +223,11 @@ def _all(history: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
 def test_history_has_the_requested_size_newest_first(
     twins: tuple[Sandbox, Sandbox], history: dict[str, list[dict[str, Any]]]
 ) -> None:
+    sb = twins[0]
+    for customer in sb.customer_account_sids:
+        # The family's calls add up to the requested size, whatever the split between accounts.
+        assert sum(len(history[sid]) for sid in _members(sb, customer)) == OPTIONS["calls_per_customer"]
     for sid, calls in history.items():
-        assert len(calls) == OPTIONS["calls_per_account"]
         assert {c["account_sid"] for c in calls} == {sid}
         assert len({c["sid"] for c in calls}) == len(calls)
         starts = [parsedate_to_datetime(c["start_time"]) for c in calls]

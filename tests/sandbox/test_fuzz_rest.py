@@ -25,7 +25,7 @@ ERROR_KEYS = {"code", "message", "more_info", "status"}
 @pytest.fixture(scope="module")
 def fuzz() -> Any:
     """One fuzz run on a sandbox of its own, shared by the tests that each check one invariant."""
-    with Sandbox(seed=5, calls_per_account=500, customers=3, now=NOW) as sb:
+    with Sandbox(seed=5, calls_per_customer=500, customers=3, now=NOW) as sb:
         return chaos.fuzz_sandbox(sb, requests=REQUESTS, seed=SEED)
 
 
