@@ -260,7 +260,7 @@ class Sandbox:
             raise ValueError(msg)
         if not self._server.running:
             return DeauthorizeResult(
-                customer_sid,
+                self.connected_sid(customer_sid) or customer_sid,
                 self.state.connect_app.deauthorize_callback_url,
                 error="the sandbox is not running, so no callback was sent",
             )

@@ -34,7 +34,6 @@ __all__ = [
 Pattern = Literal["dense", "sparse", "growing"]
 Role = Literal["owner", "main", "subaccount", "connect"]
 PATTERNS: tuple[Pattern, ...] = ("dense", "sparse", "growing")
-_SUBACCOUNT_NAMES = ("Downtown", "Eastside", "Bookings", "Support", "Outbound", "Marketing", "West", "Night Desk")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,12 +56,16 @@ class Profile:
     messages
         Messages of the whole family; a quarter of ``calls`` by default.
     subaccounts
-        Subaccounts besides the main account, created at even steps through its life.
+        Subaccounts besides the main account, created at even steps through its life
+        (with three, after a quarter, half and three quarters of it).
     closed
         How many of those subaccounts (the oldest first) are closed; a closed
         account's history stops when it was closed.
     utc_offset
         Hours from UTC of the customer's working day (drives the daily rhythm).
+    subaccount_names
+        What the subaccounts are called after the customer's name ("Harbor Dental
+        Group – Downtown"); "Subaccount 1", "Subaccount 2", … where none is given.
     """
 
     name: str
@@ -73,6 +76,7 @@ class Profile:
     subaccounts: int = 0
     closed: int = 0
     utc_offset: int = -5
+    subaccount_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.pattern not in PATTERNS:
@@ -100,13 +104,23 @@ class Profile:
 def default_profiles(calls: int = 20_000, days: int = 90) -> tuple[Profile, ...]:
     """The three default customers, which differ the way real ones do.
 
-    A young, dense dental group with two clinics; a logistics firm over eight years
-    old whose traffic is mostly dormant months and campaigns (one campaign day holds
-    more than 10,000 of its 20,000 calls by default); and a travel agency growing for
-    almost three years across its main account and three subaccounts, one closed.
+    A young, dense dental group with two clinics (subaccounts a month and two months
+    younger); a logistics firm over eight years old whose traffic is mostly dormant
+    months and campaigns (one campaign day holds more than 10,000 of its 20,000
+    calls by default); and a travel agency growing for almost three years across its
+    main account and three subaccounts created 8, 16 and 25 months after it, the
+    oldest closed.
     """
     return (
-        Profile(name="Harbor Dental Group", pattern="dense", days=days, calls=calls, subaccounts=2, utc_offset=-5),
+        Profile(
+            name="Harbor Dental Group",
+            pattern="dense",
+            days=days,
+            calls=calls,
+            subaccounts=2,
+            utc_offset=-5,
+            subaccount_names=("Downtown", "Eastside"),
+        ),
         Profile(name="Northwind Logistics", pattern="sparse", days=8 * 365 + 137, calls=calls, utc_offset=-6),
         Profile(
             name="Kestrel Travel",
@@ -116,6 +130,7 @@ def default_profiles(calls: int = 20_000, days: int = 90) -> tuple[Profile, ...]
             subaccounts=3,
             closed=1,
             utc_offset=0,
+            subaccount_names=("Legacy IVR", "Bookings", "Support"),
         ),
     )
 
@@ -224,14 +239,14 @@ def make_world(seed: int, profiles: Sequence[Profile], *, now: int, owner_calls:
         ]
         for j in range(profile.subaccounts):
             sid = plain_sid("AC", seed, "subaccount", index, j)
-            # Subaccounts are created at even steps through the main account's life (some years later).
-            sub_created = created + life * j // (profile.subaccounts + 1) + family_rng.randint(600, 6 * 3600)
+            # Subaccounts are created at even steps through the main account's life (years later, for an old one).
+            sub_created = created + life * (j + 1) // (profile.subaccounts + 1) + family_rng.randint(600, 6 * 3600)
             closed = sub_created + (now - sub_created) * 3 // 5 if j < profile.closed else None
             members.append(
                 Account(
                     sid=sid,
-                    friendly_name=f"{profile.name} – {_SUBACCOUNT_NAMES[j % len(_SUBACCOUNT_NAMES)]}"
-                    + (f" {j // len(_SUBACCOUNT_NAMES) + 1}" if j >= len(_SUBACCOUNT_NAMES) else ""),
+                    friendly_name=f"{profile.name} – "
+                    + (profile.subaccount_names[j] if j < len(profile.subaccount_names) else f"Subaccount {j + 1}"),
                     role="subaccount",
                     parent_sid=parent_sid,
                     created=min(sub_created, now - DAY // 24),

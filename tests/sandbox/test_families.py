@@ -145,7 +145,7 @@ def test_twilio_python_streams_every_family_accounts_calls_exactly(
         pytest.param({"Status": "active"}, lambda fam: fam[:1] + fam[2:], id="status-active"),
         pytest.param({"Status": "suspended"}, lambda fam: [], id="status-suspended"),
         pytest.param({"FriendlyName": "Kestrel Travel"}, lambda fam: fam[:1], id="friendly-name-main"),
-        pytest.param({"FriendlyName": "Kestrel Travel – Eastside"}, lambda fam: fam[2:3], id="friendly-name-sub"),
+        pytest.param({"FriendlyName": "Kestrel Travel – Bookings"}, lambda fam: fam[2:3], id="friendly-name-sub"),
         pytest.param({"FriendlyName": "Kestrel"}, lambda fam: [], id="friendly-name-is-exact"),
         pytest.param({"FriendlyName": "Kestrel Travel", "Status": "closed"}, lambda fam: [], id="both"),
     ],
