@@ -205,7 +205,8 @@ class _Load:
                 units = self._units(span.account_sid, lo, hi)
             periods = [(u.first, u.last, u.count) for u in units]
             per_run = [units_from_counts(first, last, periods) for first, last in runs]
-            pages = sum(math.ceil(u.count / PAGE_SIZE) for run in per_run for u in run)
+            # The pages the data needs, not per unit: a quiet day is a fraction of a page, not a whole one.
+            pages = math.ceil(sum(u.count for run in per_run for u in run) / PAGE_SIZE)
             limit = max_pages_per_window(pages, self.workers)
             windows = [w for run in per_run for w in plan_windows(run, page_size=PAGE_SIZE, max_pages=limit)]
         return _Plan(span, cached, windows, cache)
@@ -216,7 +217,7 @@ class _Load:
             if (last - first).days < DAILY_USAGE_DAYS:
                 return units_from_counts(first, last, self._usage(sid, "Daily", first, last))
             units = units_from_counts(first, last, self._usage(sid, "Monthly", first, last))
-            pages = sum(math.ceil(u.count / PAGE_SIZE) for u in units)
+            pages = math.ceil(sum(u.count for u in units) / PAGE_SIZE)
             busy = PAGE_SIZE * max_pages_per_window(pages, self.workers) / 2
             busy_units = [u for u in units if u.count > busy and u.first < u.last]
             periods = [(u.first, u.last, u.count) for u in units if u not in busy_units]
