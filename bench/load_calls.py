@@ -1,71 +1,100 @@
-"""Loading a connected account's calls: connect_notebook against the official client and the raw floor.
+"""Loading a customer's calls across its account family: connect_notebook against twilio-python and the raw floor.
 
-Run: ``python bench/load_calls.py [--calls 200000] [--repeat 1] [--skip-latency] [--variants abcde]``.
+Run: ``python bench/load_calls.py [--scale 1] [--shapes dense,sparse,growing,family]
+[--skip-latency] [--skip-memory] [--memory-calls 1000000] [--repeat 1]``.
 
-The sandbox runs in its own process (``python -m connect_notebook.sandbox``), pinned
-to ``--now 2026-11-01T00:00:00Z`` with one customer holding N calls over 90 days, once
-with no added latency and once with ``--latency 0.1`` (100 ms per page). It is warmed
-first (every day generated and rendered, not timed), so every variant is served
-from cached page bytes. Each variant then runs in a child process of its own, so
-its peak RSS (``ru_maxrss``) is its alone; the clock starts after imports:
+Shapes. Each runs in a sandbox process of its own (``python -m connect_notebook.sandbox
+--port 0 --now 2026-11-01T00:00:00Z --authorize all --profile P``), once with no added
+latency and once with ``--latency 0.1`` (100 ms added to every request), so 8
+sandbox processes in all (9 with the memory cell):
 
-(a) twilio-python: ``Client(customer, owner_token)``, ``client.api.base_url = url``,
-    ``client.calls.stream(page_size=1000)``, each record's public instance attributes
-    into a dict, then ``pl.DataFrame(records)``;
-(b) ``load_calls(customer, concurrency=1)``;
-(c) ``load_calls(customer)``, the default concurrency (8 day windows at once);
-(d) the floor: httpx pages serially through ``Calls.json?PageSize=1000`` following
-    ``next_page_uri`` (found with a regex on the body's tail), bytes discarded;
-(e) a cached re-load: ``load_calls`` with a ``cache_dir`` over October 2026, cold
-    (fetch and write the parquet days), then again (every day read from the cache).
+    dense    dense:90:200000         90 days, 200,000 calls, one account
+    sparse   sparse:3652:5000        10 years, about 5,000 calls in bursts
+    growing  growing:730:50000       2 years, growing to 50,000 calls
+    family   growing:1095:100000:4   a main account and 4 subaccounts, 100,000 calls
 
-The loaders get ``end=`` the sandbox's pinned clock (otherwise they would also ask
-for every empty day between it and today's real date); ``start`` is left to its
-default, the account's creation, which is the first day of the sandbox's history.
+``--scale F`` multiplies every call count (``--scale 0.02`` for a quick check). The
+family the Connect App sees also holds its own Connect subaccount (no calls), so a
+single-account shape lists 2 accounts and the family 6.
 
-It prints one table (wall time, rows/s, peak RSS, ratios to (a) and (d), the CPU
-seconds of the client process and of the sandbox process, and the 1-minute load
-average when the variant started), then one PASS / MISS line per target. It
-exits 0 whatever the timings: the machine may be shared.
+Each sandbox is warmed first, not timed: a child process pages through every
+account of the family (the accounts in parallel), so every day of every account
+is generated and rendered before any variant asks for it, then runs (b) once (the
+sandbox computes usage counts from each day's calls and messages, and nothing
+else asks for messages). The paging pass also counts each account's records: the
+ground truth, ``pages`` = the sum over the family of ceil(calls / 1000).
 
-The parent process stays small on purpose (no httpx, polars or twilio imported;
-the warm-up runs in a child too): Linux carries a process's RSS high-water mark
-across ``fork`` + ``exec`` into the child's ``ru_maxrss``, so a big parent would
-put a floor under every child's figure. Each child also reads its own ``VmHWM``
-(the same high-water mark, not inherited) as a cross-check.
+Variants, each in a child process of its own (``--child``, the sandbox's address
+and credentials as JSON on stdin), its clock started after its imports, with the
+owner's Auth Token and the AccountSid the Connect App received (``Connected
+AccountSid`` in the sandbox's banner):
+
+(a) twilio-python as a user writes it for a family: ``Client(connected, owner_token)``,
+    ``client.api.base_url = url`` (edge and region never set; TWILIO_EDGE and
+    TWILIO_REGION are removed from the environment), ``client.api.v2010.accounts.list()``,
+    then for each account ``client.api.v2010.accounts(sid).calls.stream(page_size=1000)``,
+    each record's public attributes into a dict, one ``pl.DataFrame(records)``;
+(b) ``load_calls(connected, app=ConnectApp(...), end=NOW, progress=False)`` as shipped
+    (default concurrency, no cache; ``end`` is the sandbox's pinned clock);
+(c) the floor: httpx, serially, ``/Accounts.json``, then each account's
+    ``Calls.json?PageSize=1000`` following ``next_page_uri`` (``page_through`` of
+    bench/sandbox_pages.py: a regex on the body's tail), bytes discarded, records
+    counted without parsing. Importing that script also imports the sandbox
+    package (about 8 MB, inside (c)'s post-import RSS, outside its clock).
+
+Requests are counted in the child, on the client side: (a) wraps
+``TwilioHttpClient.request``, (b) and (c) wrap ``httpx.Client.send`` (through which
+every httpx request goes, retries included). The wrappers only count; the
+requests are real. Peak RSS is the child's ``ru_maxrss``, cross-checked with its
+``/proc/self/status`` ``VmHWM``.
+
+Memory cell (``--skip-memory`` skips it; its sandbox warm-up takes minutes at the
+default size): dense, 90 days, ``--memory-calls`` calls (not scaled), 0 ms, (b) only:
+(``VmHWM`` after the load - ``VmRSS`` right after imports) / ``estimated_size()``.
+``--repeat N`` runs each variant N times and keeps the fastest (and the highest peak RSS).
+
+It prints one table (a row per shape, latency and variant: wall seconds, requests,
+rows, peak RSS, the 1-minute load average when the child started, and on (b)'s
+row (a)÷(b) and (b)÷(c)), then one PASS / MISS line per target, a validity line
+((a) ≥ 5× (c) at 0 ms on dense, else the sandbox is the bottleneck) and a rows
+line (every variant returned every call served). It exits 0 whatever the timings
+and targets (the machine may be shared); 1 only when a child process failed or a
+variant's row count differs from the ground truth. At ``--scale 0.02`` every
+figure is a fraction of a second and mostly process start-up and noise: such a
+run checks the script, not the library.
+
+The parent stays small on purpose (no httpx, polars or twilio imported; the
+warm-up runs in a child too): Linux carries a process's RSS high-water mark
+across ``fork`` + ``exec`` into the child's ``ru_maxrss``, so a big parent would put
+a floor under every child's figure. ``VmHWM`` is not inherited.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 NOW = "2026-11-01T00:00:00Z"
-DAYS = 90
 PAGE_SIZE = 1000
-MONTH = ("2026-10-01", "2026-11-01")  # the cached re-load's range, [start, end)
-VARIANTS = {
-    "a": "(a) twilio-python stream",
-    "b": "(b) load_calls, concurrency 1",
-    "c": "(c) load_calls, concurrency 8",
-    "d": "(d) floor: httpx raw pages",
+SHAPES = {  # name: (pattern, days, calls, subaccounts)
+    "dense": ("dense", 90, 200_000, 0),
+    "sparse": ("sparse", 3652, 5_000, 0),
+    "growing": ("growing", 730, 50_000, 0),
+    "family": ("growing", 1095, 100_000, 4),
 }
-CACHE_COLD = "(e) cached: cold load, Oct"
-CACHE_WARM = "(e) cached: re-load, Oct"
-
-_NEXT = re.compile(rb'"next_page_uri":(null|"([^"]*)")')
-_RECORD = b'"sid":"CA'  # once per call record (in parent_call_sid it follows "_", not '"')
+LATENCIES = (0.0, 0.1)
+VARIANTS = {"a": "(a) twilio-python", "b": "(b) load_calls", "c": "(c) floor: httpx"}
+HANG_GUARD = 3600  # seconds a child may take; catches a hang, measures nothing
 
 
 # --------------------------------------------------------------------------------------
@@ -73,37 +102,31 @@ _RECORD = b'"sid":"CA'  # once per call record (in parent_call_sid it follows "_
 # --------------------------------------------------------------------------------------
 
 
+def profile(shape: str, scale: float) -> str:
+    """The shape's ``--profile`` argument, its call count scaled."""
+    pattern, days, calls, subaccounts = SHAPES[shape]
+    text = f"{pattern}:{days}:{max(1, round(calls * scale))}"
+    return f"{text}:{subaccounts}" if subaccounts else text
+
+
+# bench/chaos_secrets.py has a SandboxProcess too, but it cannot be given a profile or a
+# latency, and importing it would run that module's imports in this small parent.
 @dataclass
 class SandboxProcess:
-    """``python -m connect_notebook.sandbox`` running, with what it printed."""
+    """``python -m connect_notebook.sandbox`` running one customer, with what its banner said."""
 
     process: subprocess.Popen[str]
     url: str
     owner_sid: str
     auth_token: str
     connect_app_sid: str
-    customer: str
+    connected: str
 
     @classmethod
-    def start(cls, calls: int, latency: float) -> SandboxProcess:
+    def start(cls, profile: str, latency: float) -> SandboxProcess:
         command = [
-            sys.executable,
-            "-m",
-            "connect_notebook.sandbox",
-            "--port",
-            "0",
-            "--now",
-            NOW,
-            "--days",
-            str(DAYS),
-            "--customers",
-            "1",
-            "--calls",
-            str(calls),
-            "--authorize",
-            "all",
-            "--latency",
-            str(latency),
+            *(sys.executable, "-m", "connect_notebook.sandbox", "--port", "0", "--now", NOW),
+            *("--authorize", "all", "--profile", profile, "--latency", str(latency)),
         ]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=_environment())
         assert process.stdout is not None
@@ -113,26 +136,20 @@ class SandboxProcess:
             if line.startswith("Press Ctrl-C"):
                 break
         text = "".join(lines)
-        # Printed by describe() in connect_notebook/sandbox/_cli.py; the first customer follows its heading.
+        # Printed by describe() in connect_notebook/sandbox/_cli.py.
         patterns = (
             r"serving on (http://\S+)",
             r"AccountSid\s+(AC[0-9a-f]{32})",
             r"Auth Token\s+(\S+)",
             r"Connect App\s+(CN[0-9a-f]{32})",
-            r"Customer accounts:\s+(AC[0-9a-f]{32})\s",
+            r"Connected AccountSid (AC[0-9a-f]{32})",
         )
         found = [re.search(pattern, text) for pattern in patterns]
         if not all(found):
             process.kill()
             process.wait()
             sys.exit(f"could not read the sandbox's address and credentials from its output:\n{text}")
-        url, owner, token, app, customer = (m.group(1) for m in found if m is not None)
-        return cls(process, url, owner, token, app, customer)
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time of the sandbox process so far."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cls(process, *(m.group(1) for m in found if m is not None))
 
     def rss_mb(self) -> float:
         return _status_mb("VmRSS", self.process.pid)
@@ -145,6 +162,8 @@ class SandboxProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
     def spec(self) -> dict[str, str]:
         return {
@@ -152,7 +171,7 @@ class SandboxProcess:
             "owner_sid": self.owner_sid,
             "auth_token": self.auth_token,
             "connect_app_sid": self.connect_app_sid,
-            "customer": self.customer,
+            "connected": self.connected,
         }
 
 
@@ -176,54 +195,62 @@ def _status_mb(key: str, pid: int | str = "self") -> float:
 # --------------------------------------------------------------------------------------
 
 
-def page_through(client: Any, uri: str) -> tuple[int, int]:
-    """Follow next_page_uri from ``uri``; count records without parsing the JSON. (pages, calls)."""
-    pages = calls = 0
-    while uri:
-        body = client.get(uri).raise_for_status().content
-        pages += 1
-        calls += body.count(_RECORD)
-        m = _NEXT.search(body, max(0, len(body) - 4096))
-        uri = m.group(2).decode() if m and m.group(2) else ""
-    return pages, calls
+class CallCounter:
+    """Wraps ``owner.name`` so that every call is counted (from any thread); the call itself is real."""
+
+    def __init__(self, owner: type, name: str) -> None:
+        import threading
+
+        self.count, lock, original = 0, threading.Lock(), getattr(owner, name)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                self.count += 1
+            return original(*args, **kwargs)
+
+        setattr(owner, name, counted)
 
 
-def _warm(spec: dict[str, Any]) -> dict[str, Any]:
-    """Make the sandbox generate and render every day (not timed as a variant)."""
+def _floor(spec: dict[str, str], *, parallel: bool = False) -> dict[str, Any]:
+    """(c), and the warm-up (``parallel``: the accounts at once): records per account of the family."""
     from concurrent.futures import ThreadPoolExecutor
 
     import httpx
+    from sandbox_pages import page_through  # bench/sandbox_pages.py; imported before the clock by child()
 
-    base = f"/2010-04-01/Accounts/{spec['customer']}/Calls.json"
-    started = time.perf_counter()
-    with httpx.Client(base_url=spec["url"], auth=(spec["customer"], spec["auth_token"]), timeout=120) as client:
-        if spec["latency"] == 0:
-            pages, calls = page_through(client, f"{base}?PageSize={PAGE_SIZE}")
-            how = "one serial raw pass"
-        else:
-            # The same day caches, but 8 day windows at once so that the added latency overlaps.
-            last = date.fromisoformat(NOW[:10]) - timedelta(days=1)
-            days = [last - timedelta(days=i) for i in range(DAYS)]
-            with ThreadPoolExecutor(8) as pool:
-                done = list(
-                    pool.map(lambda d: page_through(client, f"{base}?PageSize={PAGE_SIZE}&StartTime={d}"), days)
-                )
-            pages, calls = sum(p for p, _ in done), sum(c for _, c in done)
-            how = "one raw pass, 8 day windows at once"
-    return {"how": how, "pages": pages, "rows": calls, "seconds": time.perf_counter() - started}
+    with httpx.Client(base_url=spec["url"], auth=(spec["connected"], spec["auth_token"]), timeout=120) as client:
+        sids, uri = [], "/2010-04-01/Accounts.json?PageSize=1000"
+        while uri:  # a few accounts: parsed, unlike the call pages
+            page = client.get(uri).raise_for_status().json()
+            sids += [account["sid"] for account in page["accounts"]]
+            uri = page["next_page_uri"]
+        uris = [f"/2010-04-01/Accounts/{sid}/Calls.json?PageSize={PAGE_SIZE}" for sid in sids]
+        with ThreadPoolExecutor(len(uris) if parallel else 1) as pool:
+            counts = [calls for _, calls in pool.map(lambda uri: page_through(client, uri), uris)]
+    return {"rows": sum(counts), "per_account": dict(zip(sids, counts, strict=True))}
 
 
-def _cpu() -> float:
-    import resource
+def _twilio(spec: dict[str, str]) -> dict[str, Any]:
+    import polars as pl
+    from twilio.rest import Client
 
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    client = Client(spec["connected"], spec["auth_token"])
+    client.api.base_url = spec["url"]
+    records = []
+    for account in client.api.v2010.accounts.list():
+        for call in client.api.v2010.accounts(account.sid).calls.stream(page_size=PAGE_SIZE):
+            record = {k: v for k, v in vars(call).items() if not k.startswith("_")}
+            record["from"] = call._from  # twilio-python keeps "from" as _from (a keyword)
+            records.append(record)
+    # Nulls run long in some columns (answered_by, trunk_sid…): infer from every row.
+    frame = pl.DataFrame(records, infer_schema_length=None)
+    return {"rows": frame.height}
 
 
-def _app(spec: dict[str, str]) -> Any:
-    from connect_notebook import ConnectApp
+def _loader(spec: dict[str, str]) -> dict[str, Any]:
+    from connect_notebook import ConnectApp, load_calls
 
-    return ConnectApp(
+    app = ConnectApp(
         account_sid=spec["owner_sid"],
         auth_token=spec["auth_token"],
         connect_app_sid=spec["connect_app_sid"],
@@ -231,322 +258,324 @@ def _app(spec: dict[str, str]) -> Any:
         monitor_url=spec["url"],
         authorize_base_url=spec["url"],
     )
+    frame = load_calls(spec["connected"], app=app, end=NOW, progress=False)
+    return {"rows": frame.height, "estimated_size": int(frame.estimated_size())}
 
 
-def _sizes(frame: Any) -> dict[str, int]:
-    """``estimated_size()``, and the bytes its Arrow buffers take.
-
-    polars counts a String column as its text bytes; stored as string views it takes
-    16 bytes a row, plus the text of strings longer than 12 bytes (shorter ones are
-    inlined in the view).
-    """
-    import polars as pl
-
-    buffers = 0
-    for name, dtype in frame.schema.items():
-        column = frame[name]
-        if dtype == pl.String:
-            lengths = column.str.len_bytes()
-            buffers += 16 * frame.height + int(lengths.filter(lengths > 12).sum() or 0)
-        else:
-            buffers += int(column.estimated_size())
-    return {"estimated_size": int(frame.estimated_size()), "buffers": buffers}
-
-
-def _twilio(spec: dict[str, str]) -> tuple[int, dict[str, int]]:
-    import polars as pl
-    from twilio.rest import Client
-
-    client = Client(spec["customer"], spec["auth_token"])
-    client.api.base_url = spec["url"]
-    records = []
-    for call in client.calls.stream(page_size=PAGE_SIZE):
-        record = {k: v for k, v in vars(call).items() if not k.startswith("_")}
-        record["from"] = call._from  # twilio-python keeps "from" as _from (a keyword)
-        records.append(record)
-    # Nulls run long in some columns (answered_by, trunk_sid…): infer from every row.
-    frame = pl.DataFrame(records, infer_schema_length=None)
-    return frame.height, {"estimated_size": int(frame.estimated_size())}
-
-
-def _loader(spec: dict[str, str], concurrency: int | None) -> tuple[int, dict[str, int]]:
-    from connect_notebook import load_calls
-
-    frame = load_calls(spec["customer"], app=_app(spec), end=NOW, concurrency=concurrency, progress=False)
-    return frame.height, _sizes(frame)
-
-
-def _floor(spec: dict[str, str]) -> tuple[int, dict[str, int]]:
-    import httpx
-
-    with httpx.Client(base_url=spec["url"], auth=(spec["customer"], spec["auth_token"]), timeout=120) as client:
-        _, calls = page_through(client, f"/2010-04-01/Accounts/{spec['customer']}/Calls.json?PageSize={PAGE_SIZE}")
-    return calls, {}
-
-
-def _cached(spec: dict[str, str]) -> dict[str, Any]:
-    from connect_notebook import load_calls
-
-    app = _app(spec)
-    with tempfile.TemporaryDirectory(prefix="bench-load-calls-") as cache:
-        timings, frames = [], []
-        for _ in range(2):  # cold, then the re-load
-            t, cpu = time.perf_counter(), _cpu()
-            frame = load_calls(spec["customer"], app=app, start=MONTH[0], end=MONTH[1], cache_dir=cache, progress=False)
-            timings.append((time.perf_counter() - t, _cpu() - cpu))
-            frames.append(frame)
-        files = len(list(Path(cache).rglob("*.parquet")))
-    assert frames[0].equals(frames[1]), "the cached re-load differs from the cold load"
-    return {
-        "rows": frames[0].height,
-        "cold_s": timings[0][0],
-        "cold_cpu_s": timings[0][1],
-        "warm_s": timings[1][0],
-        "warm_cpu_s": timings[1][1],
-        "files": files,
-    }
+def _warm(spec: dict[str, str]) -> dict[str, Any]:
+    """Generate every day the variants will ask for: the floor's pass, then one load_calls (usage counts)."""
+    truth = _floor(spec, parallel=True)
+    # The sandbox computes a day's usage from its calls and messages: the floor never asks for those.
+    _loader(spec)
+    return truth
 
 
 def child(variant: str) -> None:
+    """In the child: import, start the clock, run one variant, print its figures as one JSON line."""
     import resource
 
     spec = json.loads(sys.stdin.read())
-    if variant == "warm":
-        print(json.dumps(_warm(spec)))
-        return
-    # Imports first, outside the clock (and in the baseline RSS).
-    import httpx  # noqa: F401
-    import polars  # noqa: F401
-
-    import connect_notebook  # noqa: F401
+    # Imports first, outside the clock (and inside the post-import RSS); each variant's own.
+    import httpcore  # noqa: F401  # httpx imports it when its first Client is made
+    import httpx
 
     if variant == "a":
-        import twilio.rest  # noqa: F401
-    result: dict[str, Any] = {"variant": variant, "rss_after_imports_mb": _status_mb("VmRSS")}
-    if variant == "e":
-        result.update(_cached(spec))
+        import polars  # noqa: F401
+        import twilio.rest.api.v2010.account.call  # noqa: F401  # twilio-python imports these lazily
+        from twilio.http.http_client import TwilioHttpClient
+
+        counter = CallCounter(TwilioHttpClient, "request")
     else:
-        run = {
-            "a": lambda: _twilio(spec),
-            "b": lambda: _loader(spec, 1),
-            "c": lambda: _loader(spec, None),
-            "d": lambda: _floor(spec),
-        }[variant]
-        t, cpu = time.perf_counter(), _cpu()
-        rows, sizes = run()
-        result.update(seconds=time.perf_counter() - t, cpu_s=_cpu() - cpu, rows=rows, **sizes)
+        counter = CallCounter(httpx.Client, "send")
+    if variant in ("b", "warm"):
+        import tqdm.auto  # noqa: F401  # load_calls imports it on its first call
+
+        import connect_notebook._loaders  # noqa: F401  # and polars
+    if variant in ("c", "warm"):
+        import sandbox_pages  # noqa: F401  # the floor's paging loop (bench/ is this script's sys.path[0])
+    run = {"a": _twilio, "b": _loader, "c": _floor, "warm": _warm}[variant]
+    result: dict[str, Any] = {"rss_after_imports_mb": _status_mb("VmRSS")}
+    started = time.perf_counter()
+    result.update(run(spec))
+    result["seconds"] = time.perf_counter() - started
+    result["requests"] = counter.count
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     result["vm_hwm_mb"] = _status_mb("VmHWM")
     print(json.dumps(result))
 
 
-def run_child(variant: str, sb: SandboxProcess, latency: float) -> dict[str, Any]:
-    load = os.getloadavg()[0]
-    server_cpu = sb.cpu_seconds()
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", variant],
-        input=json.dumps({**sb.spec(), "latency": latency}),
-        capture_output=True,
-        text=True,
-        env=_environment(),
-        check=False,
-    )
+class ChildFailed(Exception):
+    """A variant's child process crashed or hung (what it wrote to stderr is printed)."""
+
+
+def run_child(variant: str, sb: SandboxProcess) -> dict[str, Any]:
+    """Run ``--child variant`` against ``sb``: its figures, plus the load average when it started."""
+    load1 = os.getloadavg()[0]
+    try:
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", variant],
+            input=json.dumps(sb.spec()),
+            capture_output=True,
+            text=True,
+            env=_environment(),
+            check=False,
+            timeout=HANG_GUARD,
+        )
+    except subprocess.TimeoutExpired:
+        msg = f"variant {variant} did not finish within {HANG_GUARD} s"
+        raise ChildFailed(msg) from None
     if done.returncode != 0:
         sys.stderr.write(done.stderr)
-        sb.stop()
-        sys.exit(f"variant {variant} failed (exit {done.returncode})")
+        msg = f"variant {variant} failed (exit {done.returncode})"
+        raise ChildFailed(msg)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    result["server_cpu_s"] = sb.cpu_seconds() - server_cpu
-    result["load1"] = load
+    result["load1"] = load1
     return result
 
 
 # --------------------------------------------------------------------------------------
-# Report
+# The matrix
 # --------------------------------------------------------------------------------------
 
 
 @dataclass
-class Mode:
-    name: str
-    latency: float
-    warmup: str = ""
-    runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+class Cell:
+    """One shape at one latency: its sandbox's warm-up and ground truth, and each variant's run."""
 
-    def best(self, variant: str) -> dict[str, Any] | None:
-        """The fastest run of a variant (peak RSS: the highest of its runs); None if not run."""
-        runs = self.runs.get(variant)
-        if not runs:
-            return None
-        key = "warm_s" if variant == "e" else "seconds"
-        best = dict(min(runs, key=lambda r: r[key]))
-        best["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
-        best["vm_hwm_mb"] = max(r["vm_hwm_mb"] for r in runs)
-        if variant == "e":
-            best["cold_s"] = min(r["cold_s"] for r in runs)
-        best["spread"] = max(r[key] for r in runs) / best[key]
-        return best
+    shape: str
+    profile: str
+    latency: float
+    truth: dict[str, int] = field(default_factory=dict)  # records per account, from the warm-up
+    warmup: str = ""
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.shape} {self.latency * 1000:.0f} ms"
+
+    @property
+    def pages(self) -> int:
+        return sum(math.ceil(n / PAGE_SIZE) for n in self.truth.values())
+
+    @property
+    def accounts(self) -> int:
+        return len(self.truth)
 
     def seconds(self, variant: str) -> float:
-        best = self.best(variant)
-        return best["seconds"] if best else float("nan")
+        run = self.runs.get(variant)
+        return run["seconds"] if run else math.nan
+
+
+def run_cell(cell: Cell, variants: str, repeat: int = 1) -> None:
+    """Start the cell's sandbox, warm it, run each variant ``repeat`` times (the fastest run is kept)."""
+    sb = SandboxProcess.start(cell.profile, cell.latency)
+    try:
+        try:
+            w = run_child("warm", sb)
+        except ChildFailed as exc:
+            print(f"{cell.name}: {exc}", flush=True)
+            cell.failed.append("warm")
+            return
+        cell.truth = w["per_account"]
+        cell.warmup = f"{w['seconds']:.1f} s, {w['requests']} requests; sandbox RSS {sb.rss_mb():.0f} MB"
+        print(
+            f"{cell.name}: --profile {cell.profile}, {cell.accounts} accounts, {w['rows']:,} calls, "
+            f"{cell.pages} pages; warm-up {cell.warmup}",
+            flush=True,
+        )
+        for _ in range(repeat):
+            for variant in variants:
+                try:
+                    r = run_child(variant, sb)
+                except ChildFailed as exc:
+                    print(f"  {exc}", flush=True)
+                    cell.failed.append(variant)
+                    continue
+                print(f"  {VARIANTS[variant]}: {r['seconds']:.2f} s, {r['requests']} requests, {r['rows']:,} rows")
+                if (best := cell.runs.get(variant)) is not None:
+                    # The fastest run's figures, with the highest peak of all runs.
+                    peaks = {k: max(best[k], r[k]) for k in ("peak_rss_mb", "vm_hwm_mb")}
+                    r = {**min(best, r, key=lambda x: x["seconds"]), **peaks}
+                cell.runs[variant] = r
+            sys.stdout.flush()
+    finally:
+        sb.stop()
 
 
 def _ratio(x: float, y: float) -> str:
-    return f"{x / y:.2f}" if x == x and y == y else "-"
+    return f"{x / y:.2f}" if x == x and y == y and y > 0 else "-"
 
 
-def print_report(args: argparse.Namespace, modes: list[Mode], started: float) -> None:
+def print_table(cells: list[Cell]) -> None:
     header = (
-        f"{'variant':<32}{'mode':>7}{'wall s':>9}{'rows':>10}{'rows/s':>10}{'peak RSS MB':>12}"
-        f"{'÷ (a)':>7}{'÷ (d)':>7}{'client CPU s':>13}{'sandbox CPU s':>14}{'load1':>6}"
+        f"{'shape':<9}{'latency':>8}  {'variant':<20}{'wall s':>9}{'requests':>10}{'rows':>10}"
+        f"{'peak RSS MB':>13}{'(a)÷(b)':>9}{'(b)÷(c)':>9}{'load1':>7}"
     )
     print()
-    print(
-        f"load_calls benchmark: {args.calls:,} calls in one account over {DAYS} days, PageSize {PAGE_SIZE}, "
-        f"best of {args.repeat}, {os.cpu_count()} CPUs (shared)"
-    )
-    print(
-        "÷ (a), ÷ (d): wall time over that of (a) / (d) in the same mode; CPU s: user + system of the "
-        "client's process and of the sandbox's during the run; load1: 1-min load average at its start"
-    )
     print(header)
     print("-" * len(header))
-    for mode in modes:
-        a, d = mode.seconds("a"), mode.seconds("d")
+    for cell in cells:
         for variant, label in VARIANTS.items():
-            r = mode.best(variant)
+            r = cell.runs.get(variant)
             if r is None:
                 continue
+            a, b, c = (cell.seconds(v) for v in "abc")
+            ratios = (_ratio(a, b), _ratio(b, c)) if variant == "b" else ("", "")
             print(
-                f"{label:<32}{mode.name:>7}{r['seconds']:>9.2f}{r['rows']:>10,}{r['rows'] / r['seconds']:>10,.0f}"
-                f"{r['peak_rss_mb']:>12.0f}{_ratio(r['seconds'], a):>7}{_ratio(r['seconds'], d):>7}"
-                f"{r['cpu_s']:>13.2f}{r['server_cpu_s']:>14.2f}{r['load1']:>6.2f}"
+                f"{cell.shape:<9}{cell.latency * 1000:>6.0f}ms  {label:<20}{r['seconds']:>9.2f}{r['requests']:>10,}"
+                f"{r['rows']:>10,}{r['peak_rss_mb']:>13.0f}{ratios[0]:>9}{ratios[1]:>9}{r['load1']:>7.2f}"
             )
-        e = mode.best("e")
-        if e is not None:
-            for label, s, cpu, server in (
-                (CACHE_COLD, e["cold_s"], e["cold_cpu_s"], f"{e['server_cpu_s']:.2f}"),
-                (CACHE_WARM, e["warm_s"], e["warm_cpu_s"], "-"),
-            ):
-                print(
-                    f"{label:<32}{mode.name:>7}{s:>9.3f}{e['rows']:>10,}{e['rows'] / s:>10,.0f}"
-                    f"{e['peak_rss_mb']:>12.0f}{'-':>7}{'-':>7}{cpu:>13.2f}{server:>14}{e['load1']:>6.2f}"
-                )
     print()
-    for mode in modes:
-        bests = {v: b for v in "abcde" if (b := mode.best(v)) is not None}
-        notes = [f"warm-up: {mode.warmup}"]
-        after_imports = ", ".join(f"{v} {b['rss_after_imports_mb']:.0f}" for v, b in bests.items())
-        notes.append(f"RSS right after imports {after_imports} MB")
-        differ = [v for v, b in bests.items() if abs(b["peak_rss_mb"] - b["vm_hwm_mb"]) > 2]
-        notes.append(f"ru_maxrss ≠ VmHWM for {', '.join(differ)}" if differ else "ru_maxrss agrees with VmHWM")
-        for v in "ac":
-            if v in bests:
-                notes.append(f"({v}) frame estimated_size() {bests[v]['estimated_size'] / 2**20:.1f} MB")
-        if "c" in bests:
-            notes.append(f"(c) frame Arrow buffers ≈ {bests['c']['buffers'] / 2**20:.1f} MB")
-        if args.repeat > 1:
-            notes.append(f"slowest ÷ fastest run up to {max(b['spread'] for b in bests.values()):.2f}")
-        print(f"{mode.name}: " + "; ".join(notes))
-    print()
+    differ = [
+        f"{cell.name} {v} ({r['peak_rss_mb']:.0f} vs {r['vm_hwm_mb']:.0f} MB)"
+        for cell in cells
+        for v, r in cell.runs.items()
+        if abs(r["peak_rss_mb"] - r["vm_hwm_mb"]) > 2
+    ]
+    print(f"ru_maxrss ≠ VmHWM: {', '.join(differ)}" if differ else "ru_maxrss agrees with VmHWM in every run")
 
-    def line(ok: bool | None, text: str) -> None:
-        print(f"{'skip' if ok is None else 'PASS' if ok else 'MISS'}  {text}")
 
-    zero = next((m for m in modes if m.latency == 0), None)
-    slow = next((m for m in modes if m.latency > 0), None)
+def _line(ok: bool | None, text: str) -> None:
+    print(f"{'skip' if ok is None else 'PASS' if ok else 'MISS'}  {text}")
+
+
+def print_targets(cells: list[Cell], memory: dict[str, Any] | None) -> None:
+    both = [cell for cell in cells if "a" in cell.runs and "b" in cell.runs]
     print("targets:")
-    if zero and zero.best("c") and zero.best("d"):
-        c0, d0 = zero.seconds("c"), zero.seconds("d")
-        text = f"zero latency: (c) ≤ 1.5× the floor (d): (c) {c0:.2f} s = {c0 / d0:.2f}× (d)'s {d0:.2f} s"
-        line(c0 <= 1.5 * d0, text)
-    else:
-        line(None, "zero latency: (c) ≤ 1.5× the floor (d)")
-    if slow and slow.best("a") and slow.best("c"):
-        a1, c1 = slow.seconds("a"), slow.seconds("c")
-        text = f"100 ms latency: (c) ≥ 6× faster than (a): (a) {a1:.2f} s ÷ (c) {c1:.2f} s = {a1 / c1:.2f}×"
-        line(a1 >= 6 * c1, text)
-    else:
-        line(None, "100 ms latency: (c) ≥ 6× faster than (a)")
-    for mode in modes:
-        if (c := mode.best("c")) is None:
-            continue
-        size, rss, base = c["estimated_size"] / 2**20, c["peak_rss_mb"], c["rss_after_imports_mb"]
-        buffers = c["buffers"] / 2**20
-        line(
-            rss <= 3 * size,
-            f"{mode.name}: peak RSS of (c) at {args.calls:,} calls ≤ 3× the frame's estimated_size(): "
-            f"{rss:.0f} MB = {rss / size:.2f}× {size:.1f} MB (without the {base:.0f} MB after imports: "
-            f"{(rss - base) / size:.2f}×; over Arrow buffers ≈ {buffers:.0f} MB: {rss / buffers:.2f}×)",
+    slower = [
+        f"{c.name} ((b) {c.seconds('b'):.2f} s > (a) {c.seconds('a'):.2f} s)"
+        for c in both
+        if c.seconds("b") > c.seconds("a")
+    ]
+    if both:
+        fastest = min(both, key=lambda c: c.seconds("a") / c.seconds("b"))
+        detail = (
+            "; ".join(slower) or f"least speed-up {fastest.seconds('a') / fastest.seconds('b'):.2f}× ({fastest.name})"
         )
-    for mode in modes:
-        if (e := mode.best("e")) is not None:
-            line(
-                e["warm_s"] <= 0.05 * e["cold_s"],
-                f"{mode.name}: cached re-load of an unchanged month ≤ 5% of the cold load: "
-                f"{e['warm_s'] * 1000:.0f} ms ÷ {e['cold_s'] * 1000:.0f} ms = {100 * e['warm_s'] / e['cold_s']:.1f}% "
-                f"({e['rows']:,} calls, {e['files']} day files)",
-            )
-    if zero and zero.best("a") and zero.best("d"):
-        a0, d0 = zero.seconds("a"), zero.seconds("d")
-        line(
-            a0 >= 5 * d0,
-            f"validity, zero latency: (a) ≥ 5× (d), the sandbox is not the bottleneck: "
-            f"(a) {a0:.2f} s = {a0 / d0:.2f}× (d) {d0:.2f} s",
-        )
-        if zero.best("c"):
-            print(f"info  zero latency: (c) is {a0 / zero.seconds('c'):.2f}× faster than (a)")
+        _line(not slower, f"(b) never slower than (a), in {len(both)} cells: {detail}")
     else:
-        line(None, "validity, zero latency: (a) ≥ 5× (d)")
-    loads = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"load average (1, 5, 15 min) at the end: {loads}; total {time.perf_counter() - started:.0f} s")
+        _line(None, "(b) never slower than (a): no cell ran both")
+
+    slow = [c for c in both if c.latency > 0 and c.pages >= 20]
+    figures = ", ".join(f"{c.shape} {c.seconds('a') / c.seconds('b'):.2f}× ({c.pages} pages)" for c in slow)
+    small = ", ".join(f"{c.shape} {c.pages}" for c in both if c.latency > 0 and c.pages < 20)
+    text = "(b) ≥ 6× faster than (a) at 100 ms on every shape with ≥ 20 pages: " + (figures or "no such shape")
+    if small:
+        text += f" (fewer pages, not judged: {small})"
+    _line(all(c.seconds("a") >= 6 * c.seconds("b") for c in slow) if slow else None, text)
+
+    dense0 = next((c for c in cells if c.shape == "dense" and c.latency == 0), None)
+    if dense0 and "b" in dense0.runs and "c" in dense0.runs:
+        b, c = dense0.seconds("b"), dense0.seconds("c")
+        _line(b <= 1.5 * c, f"(b) ≤ 1.5× (c) at 0 ms, dense: (b) {b:.2f} s = {b / c:.2f}× (c) {c:.2f} s")
+    else:
+        _line(None, "(b) ≤ 1.5× (c) at 0 ms, dense: not run")
+
+    for cell in (c for c in cells if "b" in c.runs):
+        limit = 1.1 * cell.pages + 5 + 2 * cell.accounts
+        requests = cell.runs["b"]["requests"]
+        _line(
+            requests <= limit,
+            f"requests of (b) ≤ 1.1 × pages + 5 + 2 × accounts, {cell.name}: {requests} ≤ "
+            f"1.1 × {cell.pages} + 5 + 2 × {cell.accounts} = {limit:.1f}",
+        )
+
+    if memory is None:
+        _line(None, "memory: (peak - post-import RSS) ≤ 3 × estimated_size(): not run")
+    else:
+        m = memory
+        above, size = m["vm_hwm_mb"] - m["rss_after_imports_mb"], m["estimated_size"] / 2**20
+        _line(
+            above <= 3 * size,
+            f"memory, {m['rows']:,} calls: (VmHWM {m['vm_hwm_mb']:.0f} - post-import VmRSS "
+            f"{m['rss_after_imports_mb']:.0f} MB) = {above:.0f} MB = {above / size:.2f}× estimated_size() "
+            f"{size:.1f} MB (ru_maxrss {m['peak_rss_mb']:.0f} MB; {m['seconds']:.1f} s, load1 {m['load1']:.2f})",
+        )
+
+    if dense0 and "a" in dense0.runs and "c" in dense0.runs:
+        a, c = dense0.seconds("a"), dense0.seconds("c")
+        _line(
+            a >= 5 * c,
+            f"validity: (a) ≥ 5× (c) at 0 ms, dense, so the sandbox is not the bottleneck: "
+            f"(a) {a:.2f} s = {a / c:.2f}× (c) {c:.2f} s",
+        )
+    else:
+        _line(None, "validity: (a) ≥ 5× (c) at 0 ms, dense: not run")
 
 
-def main() -> None:
+def check_rows(cells: list[Cell], memory: dict[str, Any] | None) -> bool:
+    """Every variant returned the ground truth's number of calls (a load that loses rows is not fast)."""
+    wrong = [
+        f"{cell.name} {v}: {r['rows']:,} rows, {sum(cell.truth.values()):,} calls served"
+        for cell in cells
+        for v, r in cell.runs.items()
+        if r["rows"] != sum(cell.truth.values())
+    ]
+    if memory is not None and memory["rows"] != memory["truth"]:
+        wrong.append(f"memory cell: {memory['rows']:,} rows, {memory['truth']:,} calls served")
+    _line(not wrong, "rows: every variant returned every call served" + (f": {'; '.join(wrong)}" if wrong else ""))
+    return not wrong
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the shapes' call counts (default 1)")
     parser.add_argument(
-        "--calls", type=int, default=200_000, help="calls in the customer account (default %(default)s)"
+        "--shapes", default=",".join(SHAPES), help=f"comma-separated subset of {', '.join(SHAPES)} (default all)"
     )
-    parser.add_argument("--repeat", type=int, default=1, help="runs of each variant; the fastest is shown (default 1)")
-    parser.add_argument("--skip-latency", action="store_true", help="only the zero-latency mode (quicker)")
+    parser.add_argument("--skip-latency", action="store_true", help="only 0 ms (no --latency 0.1 sandboxes)")
+    parser.add_argument("--skip-memory", action="store_true", help="no memory cell (its warm-up takes minutes)")
     parser.add_argument(
-        "--variants", default="abcde", help="which variants to run, e.g. 'cd' (default all: %(default)s)"
+        "--memory-calls", type=int, default=1_000_000, help="calls in the memory cell, not scaled (default %(default)s)"
     )
-    parser.add_argument("--child", choices=[*VARIANTS, "e", "warm"], help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each variant; the fastest is kept (default 1)")
+    parser.add_argument("--variants", default="abc", help=argparse.SUPPRESS)  # for debugging: e.g. 'bc'
+    parser.add_argument("--child", choices=[*VARIANTS, "warm"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child)
-        return
-    variants = [v for v in "abcde" if v in args.variants]
-    if not variants or set(args.variants) - set("abcde"):
-        parser.error("--variants takes letters from 'abcde'")
+        return 0
+    shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
+    if not shapes or set(shapes) - set(SHAPES):
+        parser.error(f"--shapes takes names from {', '.join(SHAPES)}, got {args.shapes!r}")
+    if args.scale <= 0 or args.memory_calls < 1 or args.repeat < 1:
+        parser.error("--scale, --memory-calls and --repeat must be positive")
+    variants = "".join(v for v in VARIANTS if v in args.variants)
+
     started = time.perf_counter()
+    print(f"load_calls benchmark, {os.cpu_count()} CPUs (shared); --now {NOW}; PageSize {PAGE_SIZE}", flush=True)
     print(f"load average (1, 5, 15 min) at the start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
-    modes = [Mode("0 ms", 0.0)] + ([] if args.skip_latency else [Mode("100 ms", 0.1)])
-    for mode in modes:
-        sb = SandboxProcess.start(args.calls, mode.latency)
-        try:
-            w = run_child("warm", sb, mode.latency)
-            mode.warmup = (
-                f"{w['how']}, {w['pages']} pages, {w['rows']:,} calls, {w['seconds']:.1f} s; "
-                f"sandbox RSS {sb.rss_mb():.0f} MB"
-            )
-            print(f"{mode.name}: sandbox at {sb.url}; warm-up: {mode.warmup}", flush=True)
-            for i in range(args.repeat):
-                for variant in variants:
-                    r = run_child(variant, sb, mode.latency)
-                    mode.runs.setdefault(variant, []).append(r)
-                    took = r["seconds"] if variant != "e" else r["cold_s"] + r["warm_s"]
-                    print(f"  {mode.name} run {i + 1}: {variant} {took:.2f} s, {r['rows']:,} rows", flush=True)
-        finally:
-            sb.stop()
-    counts = {r["rows"] for m in modes for v in VARIANTS for r in m.runs.get(v, [])}
-    assert len(counts) <= 1, f"variants returned different numbers of calls: {sorted(counts)}"
-    cached = {r["rows"] for m in modes for r in m.runs.get("e", [])}
-    assert len(cached) <= 1, f"the cached month has different row counts across runs: {sorted(cached)}"
-    print_report(args, modes, started)
+    latencies = LATENCIES[:1] if args.skip_latency else LATENCIES
+    cells = [Cell(shape, profile(shape, args.scale), latency) for shape in shapes for latency in latencies]
+    for cell in cells:
+        run_cell(cell, variants, args.repeat)
+
+    memory = None
+    if not args.skip_memory:
+        memory_cell = Cell("memory", f"dense:90:{args.memory_calls}", 0.0)
+        run_cell(memory_cell, "b")
+        if "b" in memory_cell.runs:
+            memory = {**memory_cell.runs["b"], "truth": sum(memory_cell.truth.values())}
+        cells_failed = memory_cell.failed
+    else:
+        cells_failed = []
+
+    print_table(cells)
+    print(
+        "(a)÷(b): how many times faster (b) is than (a); (b)÷(c): (b) over the floor; "
+        "load1: 1-minute load average when the child started"
+    )
+    print()
+    print_targets(cells, memory)
+    rows_ok = check_rows(cells, memory)
+    failed = [f"{cell.name} {v}" for cell in cells for v in cell.failed] + [f"memory {v}" for v in cells_failed]
+    if failed:
+        print(f"FAILED children: {', '.join(failed)}")
+    loads = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"load average (1, 5, 15 min) at the end: {loads}; total {time.perf_counter() - started:.0f} s")
+    return 0 if rows_ok and not failed else 1
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
