@@ -2,39 +2,47 @@
 
 Run: ``python bench/chaos_crash.py [--points 10] [--seed 1]``.
 
-A sandbox runs in this process on 127.0.0.1 (one customer, 12,000 calls over 8
-whole days, so each day is two pages and a parquet file of 1,500 rows). For each
-seeded kill point, a child process (``python -c``) runs
-``load_calls(customer, cache_dir=<fresh folder>)`` against it and is killed with
-``SIGKILL`` at that point of its cache writing. Some points crash a second child on
-the same folder (a load resumed from a crashed cache, crashed again).
+A sandbox runs in this process on 127.0.0.1: one customer whose family is a main
+account and two subaccounts (created a third and two thirds through its life, the first
+closed since), 12,000 calls over the 100 whole days before its pinned clock, July to
+October. A load covers every
+account of the family, and the cache holds one parquet file per account and month
+(``<root>/calls/account=<AC>/month=YYYY-MM/part-0.parquet``, its covered days in the
+footer; see ``connect_notebook/_cache.py``): a fresh load writes ``month_files()`` (9)
+files, each once. For each seeded kill point, a child process (``python -c``) runs
+``load_calls(<connected AccountSid>, cache_dir=<fresh folder>)`` against it and is
+killed with ``SIGKILL`` at that point of its cache writing. Some points crash a second
+child on the same folder (a load resumed from a crashed cache, crashed again).
 
 Where the kill lands: the child taps ``DataFrame.write_parquet`` and ``os.replace``
-(observers only: each prints a line, ``write <day>`` just before the temporary file
-is written, ``replaced <day>`` just after it is renamed into place, then calls the
-original). The parent reads those lines from a pipe, blocking on it, and kills the
-child as soon as the seeded event arrives; a kill on a ``write`` event usually lands
-while the temporary file is half written. No polling, no sleeping.
+(observers only: each prints a line, ``write <account>/<month>`` just before a month
+file's temporary file is written, ``replaced <account>/<month>`` just after it is
+renamed into place, then calls the original; the loader's in-memory parquet buffers and
+other files are not announced). The parent reads those lines from a pipe, blocking on
+it, and kills the child as soon as the seeded event arrives; a kill on a ``write`` event
+usually lands while the temporary file is half written. No polling, no sleeping.
 
 After each kill the cache is inspected:
 
-* every ``part-0.parquet`` reads with polars and holds exactly its whole day
-  (typed ground truth, built without the package's decoders), else it is *corrupt*
-  or *incomplete*;
-* no day folder holds more than one ``*.parquet`` file (*duplicated day*);
-* temporary files (``.part-0.parquet.<hex>.tmp``) may remain: counted, and read to
+* every ``part-0.parquet`` reads with polars, its footer says which days it covers
+  (``MonthCache.cached_days``), and it holds exactly the rows of those days (typed
+  ground truth, built without the package's decoders), else it is *corrupt* or
+  *incomplete*;
+* no month folder holds more than one ``*.parquet`` file (*duplicated*);
+* temporary files (``.part-0.parquet.<pid>-<hex>.tmp``) may remain: counted, and read to
   see whether the kill cut them short (*half-written*); ``scan_calls`` must read the
-  cache anyway, with exactly the rows of the complete days, once each.
+  cache anyway, with exactly the rows of the covered days, once each.
 
 Then ``load_calls`` runs again in this process with the same cache: it must equal the
-ground truth, and fetch only the days the cache did not hold. Leftover temporary
-files are counted once more (the loader does not remove them; they are invisible to
-``scan_calls`` and ``load_calls``).
+ground truth (the union of the family's calls), and fetch only the account-days the
+cache did not cover. The next write of a month removes the temporary files its dead
+writers left, so few remain after a re-load (counted).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
@@ -56,18 +64,20 @@ from urllib.parse import parse_qsl, urlsplit
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from connect_notebook import load_calls, scan_calls
+from connect_notebook import CALLS_SCHEMA, load_calls, scan_calls
 from connect_notebook._active import app_for_sandbox
-from connect_notebook.sandbox import Sandbox
+from connect_notebook._cache import MonthCache
+from connect_notebook.sandbox import Profile, Sandbox
 
-NOW = "2026-11-01T00:00:00+00:00"  # the sandbox's pinned clock: 8 whole days before it
-DAYS = 8
-CALLS = 12_000  # 1,500 a day: two pages and a parquet file that takes a few ms to write
+NOW = "2026-11-01T00:00:00+00:00"  # the sandbox's pinned clock: 100 whole days before it
+DAYS = 100
+CALLS = 12_000  # of the family: month files of 1,000 to 3,000 rows, a few ms to write
+PROFILE = Profile(name="Crash Test Clinics", pattern="dense", days=DAYS, calls=CALLS, subaccounts=2, closed=1)
 SANDBOX_SEED = 17
 LOOKBACK_DAYS = 3  # the loader's default: days this recent are neither cached nor read back
 CHILD_TIMEOUT = 120.0  # seconds a child may take to reach its kill point; guards a hang only
 
-# The child: taps the two steps of a cache write (observers only), then loads.
+# The child: taps the two steps of a month file's write (observers only), then loads.
 CHILD = r"""
 import json, os, sys
 config = json.loads(sys.stdin.readline())
@@ -77,31 +87,40 @@ from connect_notebook import ConnectApp, load_calls
 def event(text):
     os.write(1, (text + "\n").encode())  # unbuffered: the parent acts on each line at once
 
-def day_of(path):
-    return os.path.basename(os.path.dirname(os.fspath(path))).removeprefix("date=")
+def month_file(path):
+    # <root>/calls/account=<AC>/month=YYYY-MM/<file>: "<AC>/<YYYY-MM>", or None for any other file
+    parts = os.fspath(path).split(os.sep)
+    if len(parts) < 3 or not parts[-3].startswith("account=") or not parts[-2].startswith("month="):
+        return None
+    return parts[-3].removeprefix("account=") + "/" + parts[-2].removeprefix("month=")
 
 _write_parquet = pl.DataFrame.write_parquet
 def write_parquet(self, file, *args, **kwargs):
-    event("write " + day_of(file))
+    # Only a month file's temporary file; the loader also packs windows into in-memory buffers.
+    if isinstance(file, (str, os.PathLike)) and (where := month_file(file)) is not None:
+        event("write " + where)
     return _write_parquet(self, file, *args, **kwargs)
 pl.DataFrame.write_parquet = write_parquet
 
 _replace = os.replace
 def replace(src, dst, *args, **kwargs):
     _replace(src, dst, *args, **kwargs)
-    event("replaced " + day_of(dst))
+    if os.path.basename(os.fspath(dst)) == "part-0.parquet" and (where := month_file(dst)) is not None:
+        event("replaced " + where)
 os.replace = replace
 
 app = ConnectApp(**config["app"])
 event("ready")
-load_calls(config["customer"], app=app, start=config["start"], end=config["end"],
+load_calls(config["connected"], app=app, start=config["start"], end=config["end"],
            cache_dir=config["cache_dir"], concurrency=config["concurrency"], progress=False)
 event("done")
 """
 
 
 def _sibling(name: str) -> ModuleType:
-    """``bench/<name>.py``, imported by path (bench/ is a folder of scripts, not a package)."""
+    """``bench/<name>.py``: the package's module when bench is imported as a package, else by path."""
+    if __package__:
+        return importlib.import_module(f"{__package__}.{name}")
     module_name = f"_bench_{name}"
     if module_name in sys.modules:
         return sys.modules[module_name]
@@ -114,6 +133,38 @@ def _sibling(name: str) -> ModuleType:
 
 
 expected_calls = _sibling("chaos_loads").expected_calls
+family_truth = _sibling("chaos_loads").family_truth
+
+
+def _sandbox() -> Sandbox:
+    return Sandbox(seed=SANDBOX_SEED, customers=[PROFILE], now=NOW)
+
+
+def _utc_day(epoch: int) -> date:
+    return datetime.fromtimestamp(epoch, UTC).date()
+
+
+@functools.cache
+def account_days() -> dict[str, tuple[date, date]]:
+    """The days a whole load covers in each account of the family (its creation day to the last day)."""
+    sb = _sandbox()  # not started: only its (seeded) accounts are read
+    last = datetime.fromisoformat(NOW).date() - timedelta(days=1)
+    return {sid: (_utc_day(sb.state.account(sid).created), last) for sid in sb.family(sb.customer_account_sids[0])}  # type: ignore[union-attr]
+
+
+def months(first: date, last: date) -> list[str]:
+    """The months (``YYYY-MM``) that the days ``first`` … ``last`` touch, oldest first."""
+    found, month = [], first.replace(day=1)
+    while month <= last:
+        found.append(f"{month:%Y-%m}")
+        month = (month + timedelta(days=32)).replace(day=1)
+    return found
+
+
+@functools.cache
+def month_files() -> int:
+    """How many month files a load on an empty cache writes: one per account and month, each once."""
+    return sum(len(months(first, last)) for first, last in account_days().values())
 
 
 # --- the plan ----------------------------------------------------------------------
@@ -128,10 +179,15 @@ class KillPoint:
     concurrency: int
 
 
+def write_events() -> int:
+    """The events a load on an empty cache announces: a ``write`` and a ``replaced`` per month file."""
+    return 2 * month_files()
+
+
 def plan(points: int, seed: int) -> list[KillPoint]:
-    """Kill points spread over the ``2 * DAYS`` write events, early to late (stratified)."""
+    """Kill points spread over the ``write_events()`` of a fresh load, early to late (stratified)."""
     rng = random.Random(seed)
-    events = 2 * DAYS - 1  # the last event (the last rename) would leave nothing to interrupt
+    events = write_events() - 1  # the last event (the last rename) would leave nothing to interrupt
     result = []
     for i in range(points):
         lo, hi = i * events // points, (i + 1) * events // points
@@ -234,14 +290,22 @@ def _equal(frame: pl.DataFrame, expected: pl.DataFrame) -> bool:
     return True
 
 
-def inspect_cache(root: Path, customer: str, by_day: dict[str, pl.DataFrame]) -> dict[str, Any]:
-    """What a cache folder holds, checked file by file against the ground truth of each day."""
-    folder = root / "calls" / f"account={customer}"
+def _of_days(truth: pl.DataFrame, days: set[date]) -> pl.DataFrame:
+    """The rows of an account's typed truth on the given UTC days, newest first (the cache's order)."""
+    return truth.filter(pl.col("start_time").dt.date().is_in(sorted(days)))
+
+
+def inspect_cache(root: Path, connected: str, app: Any, truth: dict[str, pl.DataFrame]) -> dict[str, Any]:
+    """What a cache folder holds, checked file by file against the ground truth of each account.
+
+    ``truth`` is each account's typed calls. ``complete_days`` lists the ``<AC>:<day>`` the
+    month files cover, each holding exactly its rows.
+    """
     report: dict[str, Any] = {
         "complete_days": [],
-        "corrupt_files": 0,  # a part-0.parquet that does not read
-        "incomplete_days": 0,  # a part-0.parquet that reads but is not exactly its day
-        "duplicated_days": 0,  # a day folder with more than one *.parquet file
+        "corrupt_files": 0,  # a part-0.parquet that does not read, or whose footer is not usable
+        "incomplete_days": 0,  # a part-0.parquet that reads but does not hold exactly its covered days
+        "duplicated_days": 0,  # a month folder with more than one *.parquet file
         "temp_files": 0,
         "half_written": [],  # temp files that do not read: the kill cut them short
         "other_files": [],
@@ -250,45 +314,63 @@ def inspect_cache(root: Path, customer: str, by_day: dict[str, pl.DataFrame]) ->
         "scan_duplicated_rows": 0,
         "scan_equals_complete_days": False,
     }
-    for day_dir in sorted(folder.glob("date=*")) if folder.is_dir() else []:
-        day = day_dir.name.removeprefix("date=")
-        entries = list(day_dir.iterdir())
-        parquet = [e for e in entries if e.name.endswith(".parquet")]
-        temps = [e for e in entries if e.name.startswith(".part-0.parquet.") and e.name.endswith(".tmp")]
-        report["other_files"] += [str(e) for e in entries if e not in parquet and e not in temps]
-        report["duplicated_days"] += len(parquet) > 1
-        report["temp_files"] += len(temps)
-        report["half_written"] += [str(t) for t in temps if not _readable(t)]
-        for part in parquet:
-            try:
-                frame = pl.read_parquet(part)
-            except Exception:  # noqa: BLE001 - counted, not raised: the figure is the point
-                report["corrupt_files"] += 1
-                continue
-            if part.name == "part-0.parquet" and day in by_day and _equal(frame, by_day[day]):
-                report["complete_days"].append(day)
-            else:
-                report["incomplete_days"] += 1
+    expected_parts = []
+    for sid, account_truth in truth.items():
+        folder = root / "calls" / f"account={sid}"
+        cache = MonthCache(root, "calls", sid, time_column="start_time", schema=CALLS_SCHEMA)
+        for month_dir in sorted(folder.glob("month=*")) if folder.is_dir() else []:
+            entries = list(month_dir.iterdir())
+            parquet = [e for e in entries if e.name.endswith(".parquet")]
+            temps = [e for e in entries if e.name.startswith(".part-0.parquet.") and e.name.endswith(".tmp")]
+            report["other_files"] += [str(e) for e in entries if e not in parquet and e not in temps]
+            report["duplicated_days"] += len(parquet) > 1
+            report["temp_files"] += len(temps)
+            report["half_written"] += [str(t) for t in temps if not _readable(t)]
+            month = date.fromisoformat(month_dir.name.removeprefix("month=") + "-01")
+            month_last = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+            for part in parquet:
+                try:
+                    frame = pl.read_parquet(part)
+                except Exception:  # noqa: BLE001 - counted, not raised: the figure is the point
+                    report["corrupt_files"] += 1
+                    continue
+                # What the footer says (the loader trusts it); a file it cannot use covers nothing.
+                days = cache.cached_days(month, month_last) if part.name == "part-0.parquet" else set()
+                if not days:
+                    report["corrupt_files"] += 1
+                elif _equal(frame, _of_days(account_truth, days)):
+                    report["complete_days"] += [f"{sid}:{d}" for d in sorted(days)]
+                    expected_parts.append(_of_days(account_truth, days))
+                else:
+                    report["incomplete_days"] += 1
     try:
-        scanned = scan_calls(customer, cache_dir=root).collect()
+        scanned = scan_calls(connected, app=app, cache_dir=root).collect()
     except Exception as exc:  # noqa: BLE001 - a scan that fails is a finding
         report["scan_error"] = f"{type(exc).__name__}: {exc}"
     else:
         report["scan_ok"] = True
         report["scan_duplicated_rows"] = scanned.height - scanned["sid"].n_unique()
-        days = report["complete_days"]
-        wanted = pl.concat([by_day[d] for d in days]) if days else scanned.clear()
+        wanted = pl.concat(expected_parts) if expected_parts else scanned.clear()
         report["scan_equals_complete_days"] = _equal(scanned.sort("sid"), wanted.sort("sid"))
     return report
 
 
+def _window_days(query: dict[str, str]) -> set[date]:
+    """The UTC days a Calls.json request's ``StartTime`` filters select (``StartTime<`` is exclusive)."""
+    if "StartTime" in query:
+        return {date.fromisoformat(query["StartTime"])}
+    first, before = date.fromisoformat(query["StartTime>"]), date.fromisoformat(query["StartTime<"])
+    return {first + timedelta(days=i) for i in range((before - first).days)}
+
+
 def _days_fetched(sb: Sandbox) -> set[str]:
-    """The ``StartTime`` days of every Calls.json request the sandbox saw since its last reset."""
+    """The ``<AC>:<day>`` that the Calls.json requests the sandbox saw since its last reset asked for."""
     days = set()
     for line in sb.requests:
         target = urlsplit(line.split(" ", 1)[1])
         if target.path.endswith("/Calls.json"):
-            days.add(dict(parse_qsl(target.query)).get("StartTime", "?"))
+            sid = target.path.split("/")[-2]
+            days |= {f"{sid}:{d}" for d in _window_days(dict(parse_qsl(target.query)))}
     return days
 
 
@@ -307,12 +389,23 @@ class PointResult:
     problems: list[str]
 
 
-def run_point(point: KillPoint, sb: Sandbox, workdir: Path, by_day: dict[str, pl.DataFrame]) -> PointResult:
+def _all_days() -> set[str]:
+    """Every ``<AC>:<day>`` a whole load covers."""
+    return {
+        f"{sid}:{first + timedelta(days=i)}"
+        for sid, (first, last) in account_days().items()
+        for i in range((last - first).days + 1)
+    }
+
+
+def run_point(point: KillPoint, sb: Sandbox, workdir: Path, truth: dict[str, pl.DataFrame]) -> PointResult:
     """Crash one or two children on a fresh cache, inspect it after each, then load again here."""
     customer = sb.customer_account_sids[0]
     app = app_for_sandbox(sb)
     root = workdir / f"point-{point.index}"
-    start, end = min(by_day), NOW
+    start, end = min(first for first, _ in account_days().values()).isoformat(), NOW
+    connected = sb.connected_sid(customer)  # what the Connect App authenticates as
+    assert connected is not None, "start_sandbox() authorizes the customer"
     config = {
         "app": {
             "account_sid": app.account_sid,
@@ -322,7 +415,7 @@ def run_point(point: KillPoint, sb: Sandbox, workdir: Path, by_day: dict[str, pl
             "monitor_url": app.monitor_url,
             "authorize_base_url": app.authorize_base_url,
         },
-        "customer": customer,
+        "connected": connected,
         "start": start,
         "end": end,
         "cache_dir": str(root),
@@ -332,16 +425,18 @@ def run_point(point: KillPoint, sb: Sandbox, workdir: Path, by_day: dict[str, pl
     kills = []
     for n, at in enumerate(point.kills):
         kill = run_child_until(config, at, workdir / f"point-{point.index}-child-{n}.stderr")
-        kill.cache = inspect_cache(root, customer, by_day)
+        kill.cache = inspect_cache(root, connected, app, truth)
         kills.append(kill)
     sb.reset()  # count only the re-load's requests
-    sb.authorize(customer)
+    if sb.authorize(customer) != connected:  # authorizing again keeps the Connect subaccount
+        msg = f"authorizing {customer} again made another Connect subaccount than {connected}"
+        raise RuntimeError(msg)
     cached = set(kills[-1].cache["complete_days"])
-    frame = load_calls(customer, app=app, start=start, end=end, cache_dir=root, progress=False)
-    expected = pl.concat([by_day[d] for d in sorted(by_day, reverse=True)])
+    frame = load_calls(connected, app=app, start=start, end=end, cache_dir=root, progress=False)
+    expected = pl.concat(list(truth.values())).sort("start_time", descending=True, maintain_order=True)
     equal = _equal(frame, expected)
     refetched = _days_fetched(sb)
-    after = inspect_cache(root, customer, by_day)
+    after = inspect_cache(root, connected, app, truth)
     for n, kill in enumerate([*kills, None]):
         c = kill.cache if kill is not None else after
         where = f"point {point.index} kill {n} {kill.label}" if kill is not None else f"point {point.index} re-load"
@@ -354,11 +449,20 @@ def run_point(point: KillPoint, sb: Sandbox, workdir: Path, by_day: dict[str, pl
             problems.append(f"{where}: scan_calls {c['scan_error'] or 'differs from the complete days'}")
     if not equal:
         problems.append(f"point {point.index}: the re-load differs from the ground truth")
-    missing = set(by_day) - cached
+    missing = _all_days() - cached
     if refetched != missing:
-        problems.append(f"point {point.index}: re-load fetched {sorted(refetched)}, cache lacked {sorted(missing)}")
-    if len(after["complete_days"]) != len(by_day):
-        problems.append(f"point {point.index}: after the re-load the cache holds {after['complete_days']}")
+        problems.append(
+            f"point {point.index}: re-load fetched {len(refetched)} account-days, the cache lacked {len(missing)}: "
+            f"fetched but cached {sorted(refetched - missing)[:5]}, "
+            f"missing but not fetched {sorted(missing - refetched)[:5]}"
+        )
+    files = sorted(root.glob("calls/account=*/month=*/part-0.parquet"))
+    if len(files) != month_files():
+        problems.append(f"point {point.index}: after the re-load the cache holds {len(files)} month files")
+    if set(after["complete_days"]) != _all_days():
+        problems.append(
+            f"point {point.index}: after the re-load the cache covers {len(after['complete_days'])} account-days"
+        )
     return PointResult(point, kills, equal, refetched == missing, after, problems)
 
 
@@ -369,7 +473,7 @@ def start_sandbox() -> Sandbox:
         # The loader caches only settled days, judged by the real clock.
         msg = f"this machine's clock ({datetime.now(UTC):%Y-%m-%d}) is before {NOW}: no day would be cached"
         raise RuntimeError(msg)
-    sb = Sandbox(seed=SANDBOX_SEED, calls_per_account=CALLS, days=DAYS, customers=1, now=NOW).start()
+    sb = _sandbox().start()
     sb.authorize(sb.customer_account_sids[0])
     return sb
 
@@ -379,19 +483,21 @@ def run(*, points: int, seed: int) -> dict[str, Any]:
     began = time.perf_counter()
     sb = start_sandbox()
     try:
-        expected = expected_calls(sb.calls(sb.customer_account_sids[0]))
-        by_day = {
-            d.isoformat(): part for (d,), part in expected.group_by(pl.col("start_time").dt.date(), maintain_order=True)
-        }
-        assert len(by_day) == DAYS and all(isinstance(date.fromisoformat(d), date) for d in by_day)
+        customer = sb.customer_account_sids[0]
+        truth = {sid: expected_calls(sb.calls(sid)) for sid in sb.family(customer) if sid in account_days()}
+        if set(truth) != set(account_days()) or len(truth) != 3 or not all(t.height for t in truth.values()):
+            msg = f"the sandbox's family is not the one planned for: {sorted(truth)} vs {sorted(account_days())}"
+            raise RuntimeError(msg)
         with tempfile.TemporaryDirectory(prefix="chaos-crash-") as tmp:
-            results = [run_point(p, sb, Path(tmp), by_day) for p in plan(points, seed)]
+            results = [run_point(p, sb, Path(tmp), truth) for p in plan(points, seed)]
     finally:
         sb.stop()
     kills = [k for r in results for k in r.kills]
     caches = [k.cache for k in kills] + [r.after for r in results]
     return {
         "points": len(results),
+        "month_files": month_files(),
+        "account_days": len(_all_days()),
         "kills": sum(k.killed for k in kills),
         "children_finished_before_their_kill": sum(not k.killed for k in kills),
         "kill_points": [k.label for k in kills],
@@ -418,10 +524,14 @@ def format_table(figures: dict[str, Any]) -> str:
     rows = [
         ("points (fresh cache each)", figures["points"]),
         ("children killed (SIGKILL)", figures["kills"]),
-        ("  killed just after 'write <day>'", figures["kill_events"].get("write", 0)),
-        ("  killed just after 'replaced <day>'", figures["kill_events"].get("replaced", 0)),
+        ("  killed just after 'write <AC>/<mo>'", figures["kill_events"].get("write", 0)),
+        ("  killed just after 'replaced <AC>/<mo>'", figures["kill_events"].get("replaced", 0)),
         ("  finished before their kill point", figures["children_finished_before_their_kill"]),
-        ("complete days cached, per kill", " ".join(map(str, figures["files_seen_per_kill"]))),
+        ("month files a whole load writes", figures["month_files"]),
+        (
+            f"account-days cached per kill (of {figures['account_days']})",
+            " ".join(map(str, figures["files_seen_per_kill"])),
+        ),
         ("temp files left, per kill", " ".join(map(str, figures["temp_files_per_kill"]))),
         ("half-written temp files (distinct)", figures["half_written_temp_files"]),
         ("corrupt files", figures["corrupt_files"]),
@@ -430,12 +540,15 @@ def format_table(figures: dict[str, Any]) -> str:
         ("scans that read fine beside temp files", figures["scan_ok_with_temp_files_present"]),
         ("scan_calls failures", figures["scan_failures"]),
         ("re-load equal to the ground truth", f"{figures['results_equal']}/{figures['points']}"),
-        ("re-load fetched only missing days", f"{figures['reloads_fetched_only_missing_days']}/{figures['points']}"),
+        (
+            "re-load fetched only missing account-days",
+            f"{figures['reloads_fetched_only_missing_days']}/{figures['points']}",
+        ),
         ("temp files left after the re-loads", figures["temp_files_left_after_reload"]),
         ("wall time, s", figures["seconds"]),
     ]
     lines = [f"{name:<40}{value!s:>12}" if len(str(value)) <= 12 else f"{name:<40}{value}" for name, value in rows]
-    lines.insert(5, "kill points (event #, the announcement killed on): " + ", ".join(figures["kill_points"]))
+    lines.insert(6, "kill points (event #, the announcement killed on): " + ", ".join(figures["kill_points"]))
     if figures["problems"]:
         lines += ["", "PROBLEMS:", *figures["problems"]]
     return "\n".join(lines)

@@ -368,22 +368,32 @@ def _callback(browser: httpx.Client, server: CallbackServer, params: list[tuple[
 
 
 def _stage(sandbox: Sandbox, server: CallbackServer, clock: FakeClock) -> Scene:
-    """Connect two customers for real, keep their used-up queries, then issue expired and live states."""
-    c0, c1, c2 = sandbox.customer_account_sids[:3]
+    """Connect two customers for real, keep their used-up queries, then issue expired and live states.
+
+    The customer picks its main account on the authorize page; the callback carries the app's
+    Connect subaccount (``twilio-api-notes.md`` §8.1), and that SID is what the session holds.
+    """
+    m0, m1, m2 = sandbox.customer_account_sids[:3]
     used: list[tuple[tuple[str, str], ...]] = []
     with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as browser:
         for _ in range(2):
-            used.append(tuple(_browser_flow(browser, sandbox, server, c0)))
-        sandbox.authorize(c1)
-        sandbox.authorize(c2)
+            used.append(tuple(_browser_flow(browser, sandbox, server, m0)))
+        c0 = sandbox.connected_sid(m0)
+        if c0 is None or dict(used[0]).get("AccountSid") != c0:
+            msg = "the authorize page did not send the Connect subaccount's SID"
+            raise RuntimeError(msg)
+        c1 = sandbox.authorize(m1)
+        c2 = sandbox.authorize(m2)
         for _ in range(2):
             params = [("AccountSid", c1), ("state", server.tokens.issue())]
             if _callback(browser, server, params).status_code != 303:
-                raise RuntimeError("a direct good callback failed")
+                msg = "a direct good callback failed"
+                raise RuntimeError(msg)
             used.append(tuple(params))
         declined = [("error", "unauthorized_client"), ("state", server.tokens.issue())]
         if _callback(browser, server, declined).status_code != 200:
-            raise RuntimeError("a real decline failed")
+            msg = "a real decline failed"
+            raise RuntimeError(msg)
         used.append(tuple(declined))
     expired = tuple(server.tokens.issue() for _ in range(20))
     clock.advance(TTL + 1)  # every state issued so far is now expired or used
@@ -1233,6 +1243,11 @@ def _snapshot(session: Session, sids: Sequence[str]) -> list[ConnectedAccount | 
     return [session.get(sid) for sid in sids]
 
 
+def _session_keys(sandbox: Sandbox) -> list[str]:
+    """Every SID the session could hold for the sandbox's customers: main accounts and Connect subaccounts."""
+    return [s for c in sandbox.customer_account_sids for s in (c, sandbox.connected_sid(c)) if s is not None]
+
+
 def fuzz_callback(sandbox: Sandbox, *, requests: int, seed: int, workers: int = 8) -> CallbackFuzz:
     """Send ``requests`` hypothesis-drawn hostile requests to a fresh callback server."""
     started = time.perf_counter()
@@ -1240,7 +1255,7 @@ def fuzz_callback(sandbox: Sandbox, *, requests: int, seed: int, workers: int = 
     sandbox.reset()
     with _callback_server(sandbox, session, clock) as server, _error_records() as errors:
         scene = _stage(sandbox, server, clock)
-        customers = sandbox.customer_account_sids
+        customers = _session_keys(sandbox)
         before = _snapshot(session, customers)
         accounts_before = len(session.accounts)
         events = Events()
@@ -1370,9 +1385,7 @@ def check_no_open_redirect(sandbox: Sandbox) -> dict[str, Any]:
     sandbox.reset()
     rows = []
     with _callback_server(sandbox, session, clock) as server, httpx.Client(timeout=TIMEOUT) as browser:
-        customers = sandbox.customer_account_sids
-        for customer in customers:
-            sandbox.authorize(customer)
+        customers = [sandbox.authorize(customer) for customer in sandbox.customer_account_sids]
         origin = f"http://127.0.0.1:{server.port}"
         cases: list[tuple[str, list[tuple[str, str]], dict[str, str]]] = [
             (f"{name}={value}", [(name, value)], {}) for name, value in _REDIRECT_BAIT
@@ -1485,7 +1498,8 @@ def good_callback_under_load(
                 pass  # read whatever the server said before it closed
             note(probe, read_answer(sock, head=probe.method == b"HEAD"))
         unsubscribe()
-        connected = good_customer in session
+        good_connected = sandbox.connected_sid(good_customer) or good_customer
+        connected = good_connected in session
         live = server.tokens.check(scene.live_state)
     return {
         "held_open": len(held),
@@ -1498,7 +1512,7 @@ def good_callback_under_load(
         "good_flow": flow,
         "connected": connected,
         "events": events.seen,
-        "expected_events": [("connected", good_customer)],
+        "expected_events": [("connected", good_connected)],
         "live_state": live,
         "threads_alive": sum(t.is_alive() for t in threads),
         "error_logs": [r.getMessage() for r in errors.records],
@@ -1528,9 +1542,11 @@ class RestProbe:
 class World:
     """What the REST fuzzer knows: who may call, and real SIDs and page tokens to start from."""
 
-    reader: str  # customer authorized with get-all
-    writer: str  # customer authorized with get-all and post-all
-    stranger: str  # customer that has not authorized the app
+    reader: str  # Connect subaccount of a customer authorized with get-all (what requests authenticate as)
+    writer: str  # Connect subaccount of a customer authorized with get-all and post-all
+    stranger: str  # main account of a customer that has not authorized the app
+    reader_main: str  # the reader's customer's main account: where its calls live
+    writer_main: str
     owner: str
     connect_app_sid: str
     call_sids: tuple[str, ...]
@@ -1753,6 +1769,8 @@ def _account_in_path(who_sid: str, world: World) -> st.SearchStrategy[str]:
             [
                 "AC" + who_sid[2:].upper(),
                 world.reader if who_sid != world.reader else world.writer,
+                world.reader_main if who_sid != world.reader else world.writer_main,  # another customer's data
+                who_sid,  # the Connect subaccount itself: no calls, the only account it may write into
                 world.owner,
                 world.stranger,
                 "ac" + who_sid[2:],
@@ -1786,21 +1804,32 @@ def _record_sid(prefix: str, real: Sequence[str], world: World) -> st.SearchStra
     )
 
 
-_BAD_CREDENTIALS = ("no-auth", "wrong-token", "bearer", "not-base64", "no-colon", "not-utf8", "not-authorized")
+_BAD_CREDENTIALS = (
+    "no-auth",
+    "wrong-token",
+    "bearer",
+    "not-base64",
+    "no-colon",
+    "not-utf8",
+    "not-authorized",
+    "main-account",  # an authorized customer's main account SID with the owner's token: Connect refuses it
+)
 
 
 @st.composite
 def rest_probes(draw_: st.DrawFn, world: World) -> RestProbe:
     """One request on one resource, with fuzzed parameters, path SIDs, method and credentials."""
     endpoint = draw_(st.sampled_from(REST_ENDPOINTS))
-    # Mostly a connected customer's GET on its own account, so that most requests reach the
-    # parameter parsing; the rest try other methods, credentials and accounts.
+    # Mostly a connected customer's GET on its main account (as its Connect subaccount), so that most requests
+    # reach the parameter parsing; the rest try other methods, credentials and accounts.
     who = draw_(st.sampled_from(["get-all"] * 9 + ["post-all"] * 2 + [""]))
     who = who or draw_(st.sampled_from(_BAD_CREDENTIALS))
     who_sid = world.writer if who == "post-all" else world.reader
+    # The customer's data lives in its main account (read with the Connect subaccount's credentials).
+    home = world.writer_main if who == "post-all" else world.reader_main
     method = draw_(st.sampled_from(["GET"] * 28 + ["HEAD", "POST", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]))
     other_account = draw_(st.sampled_from([False] * 11 + [True]))
-    account = quote(draw_(_account_in_path(who_sid, world)) if other_account else who_sid, safe="")
+    account = quote(draw_(_account_in_path(who_sid, world)) if other_account else home, safe="")
     base = f"/2010-04-01/Accounts/{account}"
     kind = ""
     list_name = endpoint.split("/{")[0]
@@ -1884,6 +1913,7 @@ def _credentials(world: World, token: str) -> dict[str, str | None]:
         "no-colon": basic(world.reader.encode()),
         "not-utf8": basic(b"\xff\xfe:" + token.encode()),
         "not-authorized": basic(f"{world.stranger}:{token}".encode()),
+        "main-account": basic(f"{world.reader_main}:{token}".encode()),
     }
 
 
@@ -1932,17 +1962,17 @@ class RestFuzz:
 
 
 def _world(sandbox: Sandbox) -> World:
-    reader, writer, stranger = sandbox.customer_account_sids[:3]
+    reader_main, writer_main, stranger = sandbox.customer_account_sids[:3]
     sandbox.reset()
-    sandbox.authorize(reader)
-    sandbox.authorize(writer, ("get-all", "post-all"))
+    reader = sandbox.authorize(reader_main)
+    writer = sandbox.authorize(writer_main, ("get-all", "post-all"))
     token = sandbox.owner_auth_token
     tokens: list[str] = []
     with httpx.Client(base_url=sandbox.api_url, auth=(reader, token), timeout=TIMEOUT) as client:
         sids = {}
         for name, key in (("Calls", "calls"), ("Messages", "messages")):
             page = (
-                client.get(f"/2010-04-01/Accounts/{reader}/{name}.json", params={"PageSize": 20})
+                client.get(f"/2010-04-01/Accounts/{reader_main}/{name}.json", params={"PageSize": 20})
                 .raise_for_status()
                 .json()
             )
@@ -1953,7 +1983,7 @@ def _world(sandbox: Sandbox) -> World:
                 if after["previous_page_uri"]:
                     tokens.append(dict(parse_qsl(urlsplit(after["previous_page_uri"]).query))["PageToken"])
         usage = (
-            client.get(f"/2010-04-01/Accounts/{reader}/Usage/Records/Daily.json", params={"PageSize": 5})
+            client.get(f"/2010-04-01/Accounts/{reader_main}/Usage/Records/Daily.json", params={"PageSize": 5})
             .raise_for_status()
             .json()
         )
@@ -1964,12 +1994,16 @@ def _world(sandbox: Sandbox) -> World:
             tokens.append(dict(parse_qsl(urlsplit(alerts["meta"]["next_page_url"]).query))["PageToken"])
     with httpx.Client(base_url=sandbox.api_url, auth=(writer, token), timeout=TIMEOUT) as client:
         foreign = (
-            client.get(f"/2010-04-01/Accounts/{writer}/Calls.json", params={"PageSize": 5}).raise_for_status().json()
+            client.get(f"/2010-04-01/Accounts/{writer_main}/Calls.json", params={"PageSize": 5})
+            .raise_for_status()
+            .json()
         )
     return World(
         reader=reader,
         writer=writer,
         stranger=stranger,
+        reader_main=reader_main,
+        writer_main=writer_main,
         owner=sandbox.owner_account_sid,
         connect_app_sid=sandbox.connect_app_sid,
         call_sids=sids["Calls"],
@@ -2038,7 +2072,7 @@ def fuzz_sandbox(sandbox: Sandbox, *, requests: int, seed: int, workers: int = 4
 
 def run(*, callback_requests: int, sandbox_requests: int, seed: int) -> dict[str, Any]:
     """Every part, on one sandbox; returns the figures (the bench prints them)."""
-    with Sandbox(seed=seed, calls_per_account=2_000, customers=4, now=NOW) as sandbox:
+    with Sandbox(seed=seed, calls_per_customer=2_000, customers=4, now=NOW) as sandbox:
         callback = fuzz_callback(sandbox, requests=callback_requests, seed=seed)
         loopback = check_loopback_only(sandbox)
         redirects = check_no_open_redirect(sandbox)

@@ -17,11 +17,18 @@ against a sandbox on 127.0.0.1 with those faults on. The scenarios:
 
 Every outcome must be one of two:
 
-* a frame equal to the ground truth (``Sandbox.calls()``, typed here without the
-  package's decoders, the way ``tests/test_loaders.py`` does), every SID exactly once;
+* a frame equal to the ground truth (``Sandbox.calls()`` of every account of the
+  customer's family, typed here without the package's decoders, the way
+  ``tests/test_loaders.py`` does), every SID exactly once;
 * a ``ConnectNotebookError`` after bounded retries, whose message names the page
-  (``calls page of <day>`` and its ``Calls.json?…StartTime=…`` URL), and no request
-  line sent more often than the retry policy allows.
+  (``calls page of <day>`` and its ``Calls.json?…StartTime…`` URL, or the
+  ``accounts page`` / ``usage page`` a load reads first to plan its windows), and no
+  request line sent more often than the retry policy allows.
+
+Each sandbox serves one customer (a ``Profile``: a plain account, or in ``family`` a
+main account with two later subaccounts, one closed); the load authenticates as the
+Connect subaccount its authorization made, as a Connect App does
+(``twilio-api-notes.md`` §8.1), and must return the union of the family's calls.
 
 A frame that is returned but misses rows is a *partial frame*; the figures count
 them, and the rows lost, duplicated and extra; all must be 0.
@@ -59,16 +66,21 @@ from polars.testing import assert_frame_equal
 
 from connect_notebook import CALLS_SCHEMA, ConnectNotebookError, RetryPolicy, load_calls
 from connect_notebook._active import app_for_sandbox
-from connect_notebook.sandbox import Faults, Sandbox
+from connect_notebook.sandbox import Faults, Profile, Sandbox
 
 NOW = "2026-11-01T00:00:00+00:00"  # every sandbox's pinned clock: whole days of history before it
 Record = dict[str, Any]
 
-# Small sandboxes, so 200 loads take minutes: (seed, calls per customer, days).
-SANDBOXES: dict[str, tuple[int, int, int]] = {
-    "small": (101, 600, 4),  # one short page a day
-    "paged": (102, 3_600, 3),  # 1,200 calls a day: two pages a day, a next-page link to follow
-    "wide": (103, 2_000, 10),  # ten day windows: enough to exceed a concurrency limit of 5
+# Small sandboxes, so 200 loads take minutes: (seed, calls of the customer's family, days,
+# subaccounts, closed subaccounts).
+SANDBOXES: dict[str, tuple[int, int, int, int, int]] = {
+    "small": (101, 600, 4, 0, 0),  # one short page a day
+    "paged": (102, 3_600, 3, 0, 0),  # 1,200 calls a day: two pages a day, a next-page link to follow
+    # 1,200 calls a day for ten days: ten windows of two pages (usage counts plan one window a day
+    # once a day fills a page), enough for eight workers to exceed a concurrency limit of 5.
+    "wide": (103, 12_000, 10, 0, 0),
+    # A main account and two subaccounts made later, one closed since: the load reads all three.
+    "family": (104, 1_500, 6, 2, 1),
 }
 SCENARIOS = (
     "429-storm-retry-after-0",
@@ -121,6 +133,12 @@ def expected_calls(records: list[Record]) -> pl.DataFrame:
             }
         )
     return pl.DataFrame(rows, schema=CALLS_SCHEMA)
+
+
+def family_truth(sb: Sandbox, customer: str) -> pl.DataFrame:
+    """The typed calls of every account of a customer's family, newest first (ties in family order)."""
+    frames = [expected_calls(sb.calls(sid)) for sid in sb.family(customer)]
+    return pl.concat(frames).sort("start_time", descending=True, maintain_order=True)
 
 
 def in_range(expected: pl.DataFrame, start: datetime, end: datetime) -> pl.DataFrame:
@@ -232,6 +250,7 @@ class Fleet:
     spikes: Counter[str] = field(default_factory=Counter)
 
     def customer(self, name: str) -> str:
+        """The main account of the sandbox's one customer."""
         return self.sandboxes[name].customer_account_sids[0]
 
 
@@ -253,10 +272,13 @@ def fleet_of_sandboxes() -> Iterator[Fleet]:
     """Start every sandbox of ``SANDBOXES`` on a loopback port; stop them all afterwards."""
     fleet = Fleet()
     try:
-        for name, (seed, calls, days) in SANDBOXES.items():
-            sb = Sandbox(seed=seed, calls_per_account=calls, days=days, customers=1, now=NOW).start()
+        for name, (seed, calls, days, subaccounts, closed) in SANDBOXES.items():
+            customer = Profile(
+                name=name.title(), pattern="dense", days=days, calls=calls, subaccounts=subaccounts, closed=closed
+            )
+            sb = Sandbox(seed=seed, customers=[customer], now=NOW).start()
             fleet.sandboxes[name] = sb
-            fleet.truth[name] = expected_calls(sb.calls(fleet.customer(name)))
+            fleet.truth[name] = family_truth(sb, fleet.customer(name))
             _count_spikes(fleet, name, sb)
         yield fleet
     finally:
@@ -299,14 +321,19 @@ class Outcome:
 
 
 def _names_the_page(message: str, spec: LoadSpec) -> bool:
-    """Whether an error names the page (its day and URL) and the tries spent on it."""
+    """Whether an error names the page (what it is and its URL) and the tries spent on it.
+
+    A load reads the family (``/Accounts.json``) and the usage counts that plan its
+    windows before the calls pages; any of them may be the one that kept failing.
+    """
+    if f"{spec.attempts} tries" not in message:
+        return False
+    if "accounts page" in message and "/Accounts.json?" in message:
+        return True
+    if "usage page" in message and "/Usage/Records/" in message:
+        return True
     days = {(spec.start + timedelta(days=i)).date().isoformat() for i in range((spec.end - spec.start).days + 2)}
-    return (
-        "Calls.json?" in message
-        and "StartTime=" in message
-        and any(f"calls page of {d}" in message for d in days)
-        and f"{spec.attempts} tries" in message
-    )
+    return "Calls.json?" in message and "StartTime" in message and any(f"calls page of {d}" in message for d in days)
 
 
 def run_load(spec: LoadSpec, fleet: Fleet) -> Outcome:
@@ -314,7 +341,7 @@ def run_load(spec: LoadSpec, fleet: Fleet) -> Outcome:
     sb = fleet.sandboxes[spec.sandbox]
     customer = fleet.customer(spec.sandbox)
     sb.reset()  # fresh fault counters; then authorize again and set this load's faults
-    sb.authorize(customer)
+    connected = sb.authorize(customer)  # what the Connect App authenticates as
     sb.faults = Faults(**spec.faults)
     spikes_before = fleet.spikes[spec.sandbox]
     expected = in_range(fleet.truth[spec.sandbox], spec.start, spec.end)
@@ -324,7 +351,7 @@ def run_load(spec: LoadSpec, fleet: Fleet) -> Outcome:
     frame: pl.DataFrame | None = None
     try:
         frame = load_calls(
-            customer,
+            connected,
             app=app_for_sandbox(sb),
             start=spec.start,
             end=spec.end,
@@ -395,6 +422,13 @@ def summarize(outcomes: list[Outcome], seconds: float) -> dict[str, Any]:
             }
             for s in SCENARIOS
         },
+        "by_sandbox": {
+            name: {
+                "loads": sum(o.spec.sandbox == name for o in outcomes),
+                "equal": sum(o.equal for o in outcomes if o.spec.sandbox == name),
+            }
+            for name in SANDBOXES
+        },
         "problems": [f"{o.spec.describe()}: {o.problem}" for o in outcomes if o.problem],
         "seconds": round(seconds, 1),
     }
@@ -431,6 +465,9 @@ def format_table(figures: dict[str, Any]) -> str:
         "",
         f"{'scenario':<26}{'loads':>6}{'equal':>7}{'error':>7}",
         *(f"{s:<26}{v['loads']:>6}{v['equal']:>7}{v['errors']:>7}" for s, v in figures["by_scenario"].items()),
+        "",
+        f"{'sandbox':<26}{'loads':>6}{'equal':>7}",
+        *(f"{s:<26}{v['loads']:>6}{v['equal']:>7}" for s, v in figures["by_sandbox"].items()),
     ]
     if figures["problems"]:
         lines += ["", "PROBLEMS:", *figures["problems"]]

@@ -202,20 +202,30 @@ class Scan:
 
 @dataclass
 class Credentials:
-    """A sandbox's address and its owner's credentials, as a user would configure them."""
+    """A sandbox's address and its owner's credentials, as a user would configure them.
+
+    ``customers`` are the customers' main accounts (what a customer picks on the authorize
+    page); ``connected`` the AccountSids the Connect App holds for them, its Connect
+    subaccounts (what requests authenticate as, ``twilio-api-notes.md`` §8.1).
+    """
 
     url: str
     owner_sid: str
     token: str = field(repr=False)
     connect_app_sid: str
     customers: list[str]
+    connected: list[str]
 
     @classmethod
     def of(cls, sb: Any) -> Credentials:
-        return cls(sb.url, sb.owner_account_sid, sb.owner_auth_token, sb.connect_app_sid, sb.customer_account_sids)
+        """The sandbox's credentials; authorizes every customer (as ``--authorize all`` does) to learn its SID."""
+        connected = [sb.authorize(sid) for sid in sb.customer_account_sids]
+        return cls(
+            sb.url, sb.owner_account_sid, sb.owner_auth_token, sb.connect_app_sid, sb.customer_account_sids, connected
+        )
 
     def needles(self) -> Needles:
-        return Needles(self.token, (self.owner_sid, *self.customers))
+        return Needles(self.token, (self.owner_sid, *self.customers, *self.connected))
 
 
 def connect_env(creds: Credentials, workdir: Path) -> dict[str, str]:
@@ -232,7 +242,7 @@ def connect_env(creds: Credentials, workdir: Path) -> dict[str, str]:
         "CONNECT_NOTEBOOK_AUTHORIZE_BASE_URL": creds.url,
         "CONNECT_NOTEBOOK_REGISTER_CALLBACK": "1",
         "CONNECT_NOTEBOOK_CALLBACK_PORT": "0",
-        "CONNECT_NOTEBOOK_SANDBOX_CUSTOMERS": ",".join(creds.customers),
+        "CONNECT_NOTEBOOK_SANDBOX_CUSTOMERS": ",".join(creds.connected),  # as `connect-notebook lab` sets it
         "CONNECT_NOTEBOOK_CACHE_DIR": str(workdir / "cache"),
         "XDG_CONFIG_HOME": str(workdir / "config"),
     }
@@ -302,13 +312,18 @@ class SandboxProcess:
             owner = re.search(r"AccountSid\s+(AC[0-9a-f]{32})", banner).group(1)  # type: ignore[union-attr]
             token = re.search(r"Auth Token\s+(\S+)", banner).group(1)  # type: ignore[union-attr]
             app = re.search(r"Connect App\s+(CN[0-9a-f]{32})", banner).group(1)  # type: ignore[union-attr]
-            customers = re.findall(r"^\s+(AC[0-9a-f]{32})\s", banner.split("Customer accounts:", 1)[1], re.M)
+            listing = banner.split("\nCustomers (", 1)[1]
+            # Main accounts are indented by two spaces, their subaccounts and Connected AccountSid lines by four.
+            customers = re.findall(r"^  (AC[0-9a-f]{32})  ", listing, re.M)
+            connected = re.findall(r"^\s+Connected AccountSid (AC[0-9a-f]{32})$", listing, re.M)
+            if not customers or len(connected) != len(customers):
+                raise IndexError(len(customers), len(connected))
         except (AttributeError, IndexError):
             process.kill()
             process.wait()
             msg = f"could not read the sandbox's address and credentials from its output:\n{banner}"
             raise RuntimeError(msg) from None
-        return cls(process, banner, Credentials(url, owner, token, app, customers))
+        return cls(process, banner, Credentials(url, owner, token, app, customers, connected))
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -617,10 +632,9 @@ def in_process(scan: Scan, sb: Any, workdir: Path) -> InProcess:
 
     found = InProcess()
     token = scan.needles.token
-    customers = sb.customer_account_sids
+    customers = sb.customer_account_sids  # main accounts: what a customer picks on the authorize page
     sb.reset()
-    for sid in customers[:2]:
-        sb.authorize(sid)
+    connected = [sb.authorize(sid) for sid in customers[:2]]  # what the Connect App holds
     fast = cn.RetryPolicy(attempts=3, sleep=lambda _seconds: None)
     patient = cn.RetryPolicy(attempts=8, sleep=lambda _seconds: None)
     # refresh: every load asks Twilio (a cached day would need no request, so could not fail).
@@ -652,20 +666,20 @@ def in_process(scan: Scan, sb: Any, workdir: Path) -> InProcess:
             alerts = cn.load_alerts(account, start=DAY, end=NEXT_DAY, retry=patient)
 
             # A second account pasted under the button; then the first revokes the app (signed callback).
-            button.paste.value = customers[1]
+            button.paste.value = connected[1]
             button._use_pasted()
             result = sb.deauthorize(customers[0])
             if not result.delivered:
                 scan.note(PLACE_LOGS, f"deauthorize callback answered {result.status} ({result.error})")
-            button.paste.value = customers[0]
+            button.paste.value = connected[0]
             button._use_pasted()  # Twilio refuses it now: the status line says so
 
             # (d) errors.
             errors.append(
-                ("revoked customer", raised(cn.AuthorizationRevoked, lambda: cn.load_calls(customers[0], **one_day)))
+                ("revoked customer", raised(cn.AuthorizationRevoked, lambda: cn.load_calls(connected[0], **one_day)))
             )
-            with APIClient(app, customers[1], retry=fast) as client:
-                missing = client.api("Calls/CA" + "0" * 32 + ".json")
+            with APIClient(app, connected[1], retry=fast) as client:
+                missing = client.api("Calls/CA" + "0" * 32 + ".json", account_sid=customers[1])
                 errors.append(("404", raised(cn.NotFoundError, lambda: client.get_json(missing))))
             for label, kwargs, expected in (
                 ("429 after every retry", {"status": 429, "retry_after": 0}, cn.RateLimitError),
@@ -674,7 +688,7 @@ def in_process(scan: Scan, sb: Any, workdir: Path) -> InProcess:
                 ("truncated after every retry", {"kind": "truncate"}, cn.TransportError),
             ):
                 sb.fail_next(fast.attempts, **kwargs)
-                errors.append((label, raised(expected, lambda: cn.load_calls(customers[1], retry=fast, **one_day))))
+                errors.append((label, raised(expected, lambda: cn.load_calls(connected[1], retry=fast, **one_day))))
             # A mistyped token (last digit changed): Twilio refuses the owner; 12-digit slices still match it.
             typo = token[:-1] + ("0" if token[-1] != "0" else "1")
             mistyped = cn.ConnectApp.from_env({**os.environ, "CONNECT_NOTEBOOK_AUTH_TOKEN": typo})
@@ -688,11 +702,12 @@ def in_process(scan: Scan, sb: Any, workdir: Path) -> InProcess:
             errors.append(
                 (
                     "connection refused after every retry",
-                    raised(cn.TransportError, lambda: cn.load_calls(customers[1], app=nowhere, retry=fast, **one_day)),
+                    raised(cn.TransportError, lambda: cn.load_calls(connected[1], app=nowhere, retry=fast, **one_day)),
                 )
             )
-            with APIClient(app, customers[1], retry=fast, transport=spoiling_transport()) as client:
-                page = client.api(f"Calls.json?StartTime={DAY}&PageSize=50")
+            with APIClient(app, connected[1], retry=fast, transport=spoiling_transport()) as client:
+                # The newest calls of the customer's main account (the Connect subaccount has none).
+                page = client.api("Calls.json?PageSize=50", account_sid=customers[1])
                 raw, _ = client.fetch(page, decode_calls_page)
                 errors.append(("SchemaError", raised(cn.SchemaError, lambda: type_calls(raw))))
             for label, exc in errors:
@@ -747,7 +762,7 @@ def in_process(scan: Scan, sb: Any, workdir: Path) -> InProcess:
                 scan.add(PLACE_OTHER_PASTE, f"CONNECT_NOTEBOOK_CALLBACK_PORT {what}", text)
 
             # (e) reprs of everything a notebook may display.
-            with APIClient(app, customers[1]) as client:
+            with APIClient(app, connected[1]) as client:
                 sent: list[str] = []
                 client._http.event_hooks["request"].append(lambda r: sent.append(r.headers["Authorization"]))
                 client.get_json(client.api("").rstrip("/") + ".json")
@@ -843,9 +858,9 @@ def userinfo_probe(scan: Scan, sb: Any) -> None:
             texts = exception_texts(exc)
         else:
             scan.add(PLACE_USERINFO, "ConnectApp repr", repr(app), kind="info")
-            sb.authorize(customer)
-            with APIClient(app, customer, retry=cn.RetryPolicy(attempts=1)) as client:
-                missing = client.api("Calls/CA" + "0" * 32 + ".json")
+            connected = sb.authorize(customer)
+            with APIClient(app, connected, retry=cn.RetryPolicy(attempts=1)) as client:
+                missing = client.api("Calls/CA" + "0" * 32 + ".json", account_sid=customer)
                 texts = exception_texts(raised(cn.NotFoundError, lambda: client.get_json(missing)))
     for what, text in texts:
         scan.add(PLACE_USERINFO, f"404 {what}", text, kind="info")
@@ -917,7 +932,7 @@ def run(*, quick: bool, seed: int = SEED, full_suite: bool = False) -> dict[str,
             workdir = root / "in-process"
             workdir.mkdir()
             t = time.perf_counter()
-            with Sandbox(seed=seed, calls_per_account=calls, now=NOW) as sb:
+            with Sandbox(seed=seed, calls_per_customer=calls, now=NOW) as sb:
                 if sb.owner_auth_token != creds.token:
                     msg = "the in-process sandbox has another token than the sandbox process"
                     raise RuntimeError(msg)

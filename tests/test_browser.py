@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from connect_notebook.sandbox import Sandbox
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -207,20 +209,27 @@ def test_quickstart_connect_click_through_then_revoke(lab: Lab, context) -> None
     customer = first.get_attribute("value")
     assert customer is not None and re.fullmatch(r"AC[0-9a-f]{32}", customer)
     customer_name = popup.locator("label.acct b").first.inner_text()
+    assert customer_name == "Harbor Dental Group"  # the customer picks its main account
+    # What the app will receive instead (twilio-api-notes.md §8.1): the Connect subaccount made on
+    # authorizing. SIDs derive from the seed alone, so an unstarted sandbox like the kernel's names it.
+    connected = Sandbox(now=NOW).authorize(customer)
+    assert connected != customer and connected[-4:] != customer[-4:]
     shot(popup, "03-sandbox-authorize-page")
 
     # 4. Authorize: the tab goes through the kernel's callback to the done page, without the AccountSid.
     popup.locator("#authorize").click()
     expect(popup).to_have_url(re.compile(rf"^http://127\.0\.0\.1:{lab.callback_port}/connect/done\?ref="), timeout=MS)
-    assert "AccountSid" not in popup.url and customer not in popup.url
+    assert "AccountSid" not in popup.url and customer not in popup.url and connected not in popup.url
     expect(popup.locator("h1")).to_have_text(f"Connected: {customer_name}")
     expect(popup.locator("body")).to_contain_text("You can close this tab")
     shot(popup, "04-done-page")
 
     # 5. The notebook: the widget says Connected, the wait() cell printed it, and the calls appear.
+    # Both name the customer's main account, never the Connect subaccount the requests use.
     label = f"{customer_name} (AC…{customer[-4:]})"
     expect(status).to_have_text(f"Connected: {label}", timeout=MS)
     expect(stdout(f"Connected: {label}")).to_be_visible(timeout=MS)
+    assert connected[-4:] not in status.inner_text()
     calls = stdout("->")
     expect(calls).to_be_visible(timeout=MS)
     assert re.search(r"\+\d+ -> \+\d+", calls.inner_text())

@@ -104,14 +104,20 @@ def browser() -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def authorized(sandbox: Sandbox) -> str:
-    """A customer that has authorized the sandbox's Connect App."""
-    sid = sandbox.customer_account_sids[0]
-    sandbox.authorize(sid)
-    return sid
+    """The AccountSid the Connect App received from a customer that authorized it: its Connect subaccount."""
+    return sandbox.authorize(sandbox.customer_account_sids[0])
 
 
 def friendly_name(sandbox: Sandbox, sid: str) -> str:
-    return next(a.friendly_name for a in sandbox.state.customers if a.sid == sid)
+    """The name of the customer behind ``sid`` (its main account's or its Connect subaccount's)."""
+    main = sandbox.family(sid)[0]
+    return next(a.friendly_name for a in sandbox.state.customers if a.sid == main)
+
+
+def label(sandbox: Sandbox, sid: str) -> str:
+    """What a person is shown for the customer behind ``sid``: its main account's name and last four."""
+    main = sandbox.family(sid)[0]
+    return f"{friendly_name(sandbox, main)} (AC…{main[-4:]})"
 
 
 def reason(response: httpx.Response) -> str:
@@ -129,8 +135,12 @@ def authorize_callback(
 
 
 def snapshot(session: Session, sandbox: Sandbox) -> list[ConnectedAccount]:
-    """Everything the session knows about the sandbox's customers, revoked accounts included."""
-    return [a for a in map(session.get, sandbox.customer_account_sids) if a is not None]
+    """Everything the session knows about the sandbox's customers, revoked accounts included.
+
+    Looked up by main account and by Connect subaccount: the session must only ever hold the latter.
+    """
+    sids = [s for c in sandbox.customer_account_sids for s in (c, sandbox.connected_sid(c)) if s is not None]
+    return [a for a in map(session.get, sids) if a is not None]
 
 
 # -- state tokens on their own --
@@ -186,6 +196,11 @@ def test_full_flow_through_the_sandbox_page_ends_on_a_done_page_without_the_acco
     )
     assert decision.status_code == 302
     assert decision.headers["location"].startswith(callback_server.authorize_callback_url + "?")
+    # The customer picked its main account; Twilio sends the app its Connect subaccount (§8.1).
+    connected = sandbox.connected_sid(customer)
+    assert connected is not None and connected != customer
+    assert f"AccountSid={connected}" in decision.headers["location"]
+    assert customer not in decision.headers["location"]
 
     callback = browser.get(decision.headers["location"])
     assert callback.status_code == 303
@@ -193,19 +208,25 @@ def test_full_flow_through_the_sandbox_page_ends_on_a_done_page_without_the_acco
     assert location.startswith("done?ref=")
     done_url = callback.url.join(location)
     assert customer not in str(done_url)
+    assert connected not in str(done_url)
     assert "AccountSid" not in str(done_url)
 
     done = browser.get(done_url)
     assert done.status_code == 200
     assert done.headers["content-type"].startswith("text/html")
     assert f"Connected: {name}" in unescape(done.text)
+    assert "Connect Notebook" not in unescape(done.text)  # not the Connect subaccount's own name
 
-    account = session.get(customer)
+    account = session.get(connected)
     assert account is not None
+    assert account.sid == connected
+    assert account.customer_sid == customer
     assert account.friendly_name == name
+    assert account.label == f"{name} (AC…{customer[-4:]})"
     assert account.permissions == ("get-all",)
     assert account.connected_at is not None
     assert session.current == account
+    assert session.get(customer) is None  # the session holds what requests authenticate as
     assert events.names == ["connected"]
     assert callback_server.tokens.check(state) == "used"
 
@@ -355,8 +376,7 @@ def test_replayed_state_is_a_400_page_and_changes_nothing(
 def test_replayed_state_for_another_account_does_not_connect_it(
     sandbox: Sandbox, authorized: str, callback_server: CallbackServer, session: Session, browser: httpx.Client
 ) -> None:
-    other = sandbox.customer_account_sids[2]
-    sandbox.authorize(other)
+    other = sandbox.authorize(sandbox.customer_account_sids[2])
     state = callback_server.tokens.issue()
     assert authorize_callback(browser, callback_server, [("AccountSid", authorized), ("state", state)]).is_redirect
 
@@ -427,10 +447,30 @@ def test_foreign_state_page_says_it_was_not_issued_here(
     assert "not issued by this notebook" in reason(response)
 
 
+@pytest.mark.parametrize(
+    "which",
+    [
+        pytest.param("never-authorized", id="main-account-never-authorized"),
+        pytest.param("main-of-authorized", id="main-account-of-an-authorized-customer"),
+        pytest.param("revoked", id="connect-subaccount-after-revoking"),
+    ],
+)
 def test_customer_that_has_not_authorized_is_a_400_page_and_keeps_the_state(
-    sandbox: Sandbox, callback_server: CallbackServer, session: Session, events: Events, browser: httpx.Client
+    which: str,
+    sandbox: Sandbox,
+    callback_server: CallbackServer,
+    session: Session,
+    events: Events,
+    browser: httpx.Client,
 ) -> None:
-    customer = sandbox.customer_account_sids[0]  # valid sid, but no authorization in the sandbox
+    # A valid sid, but not one the owner's token works with: only an authorized Connect subaccount's does.
+    customer = sandbox.customer_account_sids[0]
+    if which == "main-of-authorized":
+        sandbox.authorize(customer)
+    elif which == "revoked":
+        customer = sandbox.authorize(customer)
+        sandbox.update_connect_app(deauthorize_callback_url=None)
+        sandbox.deauthorize(customer)
     state = callback_server.tokens.issue()
     response = authorize_callback(browser, callback_server, [("AccountSid", customer), ("state", state)])
     assert response.status_code == 400
@@ -546,7 +586,11 @@ def connect(browser: httpx.Client, server: CallbackServer, sid: str) -> None:
     assert response.status_code == 303, response.text
 
 
+@pytest.mark.parametrize(
+    "by", [pytest.param("main", id="by-main-account"), pytest.param("connected", id="by-connected")]
+)
 def test_sandbox_deauthorize_marks_the_account_revoked(
+    by: str,
     sandbox: Sandbox,
     authorized: str,
     callback_server: CallbackServer,
@@ -556,9 +600,11 @@ def test_sandbox_deauthorize_marks_the_account_revoked(
 ) -> None:
     connect(browser, callback_server, authorized)
 
-    result = sandbox.deauthorize(authorized)
+    # The customer revokes from its main account; the signed callback names the Connect subaccount.
+    result = sandbox.deauthorize(sandbox.customer_account_sids[0] if by == "main" else authorized)
 
     assert result.delivered, result
+    assert result.account_sid == authorized
     assert result.callback_url == callback_server.deauthorize_callback_url
     assert authorized not in session
     assert session.accounts == []
@@ -585,8 +631,7 @@ def test_sandbox_deauthorize_with_get_reaches_a_server_configured_for_get(
 def test_sandbox_deauthorize_of_another_customer_leaves_the_connected_one(
     sandbox: Sandbox, authorized: str, callback_server: CallbackServer, session: Session, browser: httpx.Client
 ) -> None:
-    other = sandbox.customer_account_sids[1]
-    sandbox.authorize(other)
+    other = sandbox.authorize(sandbox.customer_account_sids[1])
     connect(browser, callback_server, authorized)
 
     assert sandbox.deauthorize(other).delivered

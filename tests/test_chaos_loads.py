@@ -37,6 +37,7 @@ def test_the_plan_is_seeded_and_covers_every_scenario(chaos: ModuleType) -> None
     assert specs == chaos.plan(QUICK_LOADS, QUICK_SEED)
     assert specs != chaos.plan(QUICK_LOADS, QUICK_SEED + 1)
     assert {s.scenario for s in specs} == set(chaos.SCENARIOS)
+    assert {s.sandbox for s in specs} == set(chaos.SANDBOXES)  # the family sandbox among them
     limited = [s for s in specs if s.faults.get("concurrency_limit")]
     assert limited
     assert all(s.faults["concurrency_limit"] == 5 and s.concurrency == 8 for s in limited)
@@ -63,6 +64,16 @@ def test_every_quick_load_equals_the_ground_truth_or_raises_a_clear_error(figure
     assert figures["equal_to_ground_truth"] > 0
     assert clear > 0
     assert set(figures["clear_errors"]) <= {"RateLimitError", "ServerError", "TransportError"}
+
+
+def test_loads_of_a_family_through_its_connect_subaccount_equal_the_union_of_its_accounts(
+    figures: dict[str, Any],
+) -> None:
+    # The "family" sandbox's customer has a main account and two subaccounts (one closed); its
+    # ground truth is the union of their calls, and the loads authenticate as the Connect subaccount.
+    family = figures["by_sandbox"]["family"]
+    assert family["loads"] > 0
+    assert family["equal"] > 0
 
 
 def test_every_fault_kind_was_injected_in_the_quick_profile(figures: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ import vl_convert
 
 from connect_notebook import charts
 from connect_notebook._frames import (
+    ACCOUNTS_SCHEMA,
     CALL_DIRECTIONS,
     CALL_STATUSES,
     CALLS_SCHEMA,
@@ -499,6 +500,97 @@ def test_kpis_with_mixed_price_units_names_them_all() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# A customer's accounts: accounts_breakdown (a table) and calls_by_account
+# ---------------------------------------------------------------------------------------------
+
+MAIN, CLINIC, IDLE, CONNECT = ("AC" + c * 32 for c in "1234")
+
+
+def family_accounts() -> pl.DataFrame:
+    """A customer's family as ``cn.accounts`` lists it: main account first, then by age."""
+    rows = [
+        (MAIN, "Harbor Dental Group", "active", t(2025, 6, 1, 9), False),
+        (CLINIC, "Harbor Dental Group – Downtown", "closed", t(2025, 9, 1, 9), False),
+        (IDLE, "Harbor Dental Group – Eastside", "active", t(2025, 12, 1, 9), False),
+        (CONNECT, "Connect Notebook", "active", t(2026, 1, 2, 9), True),
+    ]
+    frame = pl.DataFrame(
+        [
+            {
+                "sid": sid,
+                "friendly_name": name,
+                "status": status,
+                "type": "Full",
+                "owner_account_sid": MAIN,
+                "date_created": created,
+                "date_updated": created,
+                "is_connect_subaccount": connect,
+            }
+            for sid, name, status, created, connect in rows
+        ],
+        schema=ACCOUNTS_SCHEMA,
+    )
+    assert frame.schema == ACCOUNTS_SCHEMA
+    return frame
+
+
+def _family_calls() -> pl.DataFrame:
+    """The main account: 2 completed parents (one forwarded, its agent leg billed) and a busy one; the clinic: 1."""
+    forwarded = call(account_sid=MAIN, status="completed", duration=65, cost=0.02)
+    return calls_frame(
+        call(account_sid=MAIN, status="completed", duration=30, cost=0.01, start_time=t(2026, 1, 5, 9)),
+        forwarded,
+        child(forwarded, account_sid=MAIN, status="completed", duration=61, cost=0.02),
+        call(account_sid=MAIN, status="busy", duration=0, cost=0.0, start_time=t(2026, 1, 13, 9)),
+        call(account_sid=CLINIC, status="no-answer", duration=0, cost=0.0, start_time=t(2026, 1, 6, 9)),
+    )
+
+
+def test_accounts_breakdown_lists_every_account_in_family_order_with_its_share_of_the_calls() -> None:
+    table = charts.accounts_breakdown(_family_calls(), family_accounts())
+    assert isinstance(table, pl.DataFrame)
+    columns = ["account", "account_sid", "status", "created", "calls", "answered", "asr", "minutes", "cost"]
+    assert table.columns == columns
+    rows = {r["account_sid"]: r for r in table.rows(named=True)}
+    assert table["account_sid"].to_list() == [MAIN, CLINIC, IDLE, CONNECT]  # the family's order, idle ones too
+    main = rows[MAIN]
+    assert (main["account"], main["status"], main["created"]) == ("Harbor Dental Group", "active", date(2025, 6, 1))
+    assert (main["calls"], main["answered"]) == (3, 2)  # parent legs: the agent leg is not a call
+    assert main["asr"] == pytest.approx(2 / 3)
+    assert main["minutes"] == 1 + 2 + 2 + 0  # ceil(d / 60) of every leg, the agent leg included
+    assert main["cost"] == pytest.approx(0.05)
+    clinic = rows[CLINIC]
+    assert (clinic["status"], clinic["calls"], clinic["answered"], clinic["asr"]) == ("closed", 1, 0, 0.0)
+    for idle in (rows[IDLE], rows[CONNECT]):  # no call: zeros, and no ASR rather than a division by zero
+        assert (idle["calls"], idle["answered"], idle["asr"], idle["minutes"], idle["cost"]) == (0, 0, None, 0.0, 0.0)
+
+
+def test_accounts_breakdown_of_no_calls_lists_the_accounts_with_zeros() -> None:
+    table = charts.accounts_breakdown(calls_frame(), family_accounts())
+    assert table.height == 4
+    assert table["calls"].to_list() == [0, 0, 0, 0]
+    assert table["asr"].to_list() == [None] * 4
+
+
+def test_calls_by_account_counts_parent_legs_per_period_and_account_name() -> None:
+    chart = charts.calls_by_account(_family_calls(), family_accounts(), every="week")
+    assert data_of(chart) == [
+        {"period": "2026-01-05T00:00:00Z", "account": "Harbor Dental Group", "calls": 2},  # not 3: the agent leg
+        {"period": "2026-01-05T00:00:00Z", "account": "Harbor Dental Group – Downtown", "calls": 1},
+        {"period": "2026-01-12T00:00:00Z", "account": "Harbor Dental Group", "calls": 1},
+    ]
+    color = chart.to_dict()["encoding"]["color"]
+    # Stacked and coloured in the family's order, listing only the accounts that have calls.
+    assert color["sort"] == ["Harbor Dental Group", "Harbor Dental Group – Downtown"]
+
+
+def test_calls_by_account_puts_calls_of_an_account_outside_the_family_under_other() -> None:
+    frame = calls_frame(call(account_sid=MAIN), call(account_sid="AC" + "9" * 32))
+    rows = data_of(charts.calls_by_account(frame, family_accounts(), every="day"))
+    assert sorted((r["account"], r["calls"]) for r in rows) == [("Harbor Dental Group", 1), ("other", 1)]
+
+
+# ---------------------------------------------------------------------------------------------
 # Synthetic frames: columnar, no Python object per row
 # ---------------------------------------------------------------------------------------------
 
@@ -506,13 +598,23 @@ _PREFIXES = ["1415", "1212", "4420", "4930", "3314", "8133", "9122", "6128", "55
 
 
 def synthetic_calls(n: int, days: int = 90) -> pl.DataFrame:
-    """``n`` call legs over ``days`` days: every 10th an agent leg, all statuses and several countries."""
+    """``n`` call legs over ``days`` days: every 10th an agent leg, all statuses and several countries.
+
+    Spread over the accounts of ``family_accounts()`` but its Connect subaccount: most in the main account.
+    """
     i = pl.int_range(n, dtype=pl.Int64)
     sid = pl.lit("CA") + i.cast(pl.String).str.zfill(32)
     is_child = i % 10 == 9
     duration = (i * 37) % 4000
     built = pl.select(
         sid.alias("sid"),
+        # The agent leg belongs to its parent's account (i - 1, hence the same i // 10).
+        pl.when((i // 10) % 5 < 3)
+        .then(pl.lit(MAIN))
+        .when((i // 10) % 5 == 3)
+        .then(pl.lit(CLINIC))
+        .otherwise(pl.lit(IDLE))
+        .alias("account_sid"),
         pl.when(is_child).then(pl.lit("CA") + (i - 1).cast(pl.String).str.zfill(32)).alias("parent_call_sid"),
         pl.when(is_child)
         .then(pl.lit("outbound-dial"))
@@ -591,6 +693,8 @@ CHARTS: dict[str, Callable[[Frames], Any]] = {
     "messages_over_time": lambda f: charts.messages_over_time(f[1], every="day", tz=NY),
     "messages_over_time-week": lambda f: charts.messages_over_time(f[1], every="week", tz=NY),
     "usage_spend": lambda f: charts.usage_spend(f[2]),
+    "calls_by_account": lambda f: charts.calls_by_account(f[0], family_accounts(), every="week", tz=NY),
+    "calls_by_account-day": lambda f: charts.calls_by_account(f[0], family_accounts(), every="day", tz=NY),
 }
 
 HOURLY: dict[str, Callable[[Frames], Any]] = {
@@ -598,11 +702,13 @@ HOURLY: dict[str, Callable[[Frames], Any]] = {
     "asr_acd_over_time": lambda f: charts.asr_acd_over_time(f[0], every="hour", tz=NY),
     "cost_over_time": lambda f: charts.cost_over_time(f[0], every="hour", tz=NY),
     "messages_over_time": lambda f: charts.messages_over_time(f[1], every="hour", tz=NY),
+    "calls_by_account": lambda f: charts.calls_by_account(f[0], family_accounts(), every="hour", tz=NY),
 }
 
 
 def test_every_chart_function_is_covered_by_the_size_and_determinism_tests() -> None:
-    public = set(charts.__all__) - {"kpis", "counterpart_country"}
+    # kpis and accounts_breakdown are tables, counterpart_country an expression: tested by hand above.
+    public = set(charts.__all__) - {"kpis", "accounts_breakdown", "counterpart_country"}
     assert {name.split("-")[0] for name in CHARTS} == public
 
 
@@ -731,6 +837,7 @@ PERIODIC: dict[str, Callable[..., Any]] = {
     "messages_over_time": lambda **kw: charts.messages_over_time(
         pl.DataFrame([message()], schema=MESSAGES_SCHEMA), **kw
     ),
+    "calls_by_account": lambda **kw: charts.calls_by_account(_family_calls(), family_accounts(), **kw),
 }
 
 

@@ -36,6 +36,20 @@ def _read_until(stream, pattern: str, limit: int = 200) -> tuple[re.Match[str], 
     pytest.fail(f"no line matched {pattern!r}; got:\n{''.join(seen)}")
 
 
+def _first_customer(text: str) -> tuple[str, str]:
+    """The first customer in the sandbox's banner: (its main account, the AccountSid the Connect App holds).
+
+    The banner lists each main account, indented two spaces, then its subaccounts and, once it has
+    authorized the app, ``Connected AccountSid AC…`` (its Connect subaccount), indented four.
+    """
+    listing = text.split("\nCustomers (", 1)[1]
+    main = re.search(r"^  (AC[0-9a-f]{32})  \S", listing, re.M)
+    connected = re.search(r"^    Connected AccountSid (AC[0-9a-f]{32})$", listing, re.M)
+    assert main is not None and connected is not None, text
+    assert main.start() < connected.start()  # the Connected line belongs to the first customer
+    return main.group(1), connected.group(1)
+
+
 @pytest.fixture
 def sandbox_process() -> Iterator[subprocess.Popen[str]]:
     proc = subprocess.Popen(
@@ -74,11 +88,15 @@ def test_sandbox_command_prints_urls_and_credentials_serves_and_stops_on_ctrl_c(
     text = "".join(lines)
     url = re.search(r"serving on (http://127\.0\.0\.1:\d+)", text).group(1)
     token = re.search(r"Auth Token\s+([0-9a-f]{32})", text).group(1)
-    customer = re.search(r"(AC[0-9a-f]{32})\s+\S.*\(authorized\)", text).group(1)
+    customer, connected = _first_customer(text)
     assert f"{url}/authorize/CN" in text
-    response = httpx.get(f"{url}/2010-04-01/Accounts/{customer}/Calls.json", auth=(customer, token))
+    # As the Connect App: the Connect subaccount's SID with the owner's token, reading the main account.
+    response = httpx.get(f"{url}/2010-04-01/Accounts/{customer}/Calls.json", auth=(connected, token))
     assert response.status_code == 200
     assert len(response.json()["calls"]) == 50
+    # The main account's own SID with the owner's token is not an authorization.
+    refused = httpx.get(f"{url}/2010-04-01/Accounts/{customer}/Calls.json", auth=(customer, token))
+    assert refused.status_code == 401
     sandbox_process.send_signal(signal.SIGINT)
     assert sandbox_process.wait(30) == 0
     assert "Sandbox stopped." in sandbox_process.stdout.read()
@@ -113,8 +131,8 @@ def test_sandbox_command_passes_fault_options_to_the_sandbox() -> None:
         text = "".join(lines)
         url = re.search(r"serving on (http://127\.0\.0\.1:\d+)", text).group(1)
         token = re.search(r"Auth Token\s+([0-9a-f]{32})", text).group(1)
-        customer = re.search(r"(AC[0-9a-f]{32})\s+\S.*\(authorized\)", text).group(1)
-        response = httpx.get(f"{url}/2010-04-01/Accounts/{customer}/Calls.json", auth=(customer, token))
+        customer, connected = _first_customer(text)
+        response = httpx.get(f"{url}/2010-04-01/Accounts/{customer}/Calls.json", auth=(connected, token))
         assert response.status_code == 429
         assert response.json()["code"] == 20429
         assert response.headers["Retry-After"] == "3"
@@ -277,16 +295,21 @@ def test_lab_starts_jupyterlab_whose_kernels_reach_the_sandbox_without_configura
                 base,
                 token,
                 (
+                    # The variable holds the AccountSids the Connect App holds (Connect subaccounts):
+                    # the family comes from /Accounts.json, the calls from the main account's path.
                     "import os, httpx\n"
-                    "customer = os.environ['CONNECT_NOTEBOOK_SANDBOX_CUSTOMERS'].split(',')[0]\n"
+                    "connected = os.environ['CONNECT_NOTEBOOK_SANDBOX_CUSTOMERS'].split(',')[0]\n"
                     "api = os.environ['CONNECT_NOTEBOOK_API_URL']\n"
-                    "r = httpx.get(api + f'/2010-04-01/Accounts/{customer}/Calls.json',"
-                    " auth=(customer, os.environ['CONNECT_NOTEBOOK_AUTH_TOKEN']))\n"
-                    "print('status', r.status_code, 'calls', len(r.json()['calls']))\n"
+                    "auth = (connected, os.environ['CONNECT_NOTEBOOK_AUTH_TOKEN'])\n"
+                    "family = httpx.get(api + '/2010-04-01/Accounts.json', auth=auth).json()['accounts']\n"
+                    "main = next(a['sid'] for a in family if a['sid'] == a['owner_account_sid'])\n"
+                    "r = httpx.get(api + f'/2010-04-01/Accounts/{main}/Calls.json', auth=auth)\n"
+                    "print('status', r.status_code, 'calls', len(r.json()['calls']), 'family', len(family),"
+                    " 'connected is main', connected == main)\n"
                 ),
             )
         )
-        assert "status 200 calls 50" in printed
+        assert "status 200 calls 50 family 4 connected is main False" in printed
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0

@@ -61,13 +61,18 @@ def app(sandbox: Sandbox) -> ConnectApp:
 
 
 @pytest.fixture
-def client(app: ConnectApp, customer: str, delays: Delays) -> Iterator[APIClient]:
-    """The connected customer's client, retrying up to 5 times without sleeping."""
-    with APIClient(app, customer, retry=RetryPolicy(attempts=5, sleep=delays, rng=MaxRandom())) as c:
+def client(app: ConnectApp, connected: str, delays: Delays) -> Iterator[APIClient]:
+    """The Connect App's client for the customer (its Connect subaccount), retrying up to 5 times without sleeping.
+
+    The customer's calls live in its main account and other subaccounts, read under their own
+    paths with these credentials (``twilio-api-notes.md`` §8.1): tests pass ``account_sid=customer``.
+    """
+    with APIClient(app, connected, retry=RetryPolicy(attempts=5, sleep=delays, rng=MaxRandom())) as c:
         yield c
 
 
 def calls_path(customer: str, query: str = "PageSize=5") -> str:
+    """The path of a main account's call list, as the sandbox counts it."""
     return f"/2010-04-01/Accounts/{customer}/Calls.json?{query}"
 
 
@@ -80,7 +85,7 @@ def sent(sandbox: Sandbox, path: str) -> int:
 
 
 def test_fetch_returns_the_decoded_page(sandbox: Sandbox, customer: str, client: APIClient, delays: Delays) -> None:
-    body = client.fetch(client.api("Calls.json?PageSize=5"), json.loads)
+    body = client.fetch(client.api("Calls.json?PageSize=5", account_sid=customer), json.loads)
     assert [c["sid"] for c in body["calls"]] == [c["sid"] for c in sandbox.calls(customer)[:5]]
     assert body["next_page_uri"] is not None
     assert delays == []
@@ -90,7 +95,7 @@ def test_fetch_returns_the_decoded_page(sandbox: Sandbox, customer: str, client:
 def test_fetch_with_the_columnar_decoder_returns_records_and_the_next_link(
     sandbox: Sandbox, customer: str, client: APIClient
 ) -> None:
-    frame, link = client.fetch(client.api("Calls.json?PageSize=7"), decode_calls_page)
+    frame, link = client.fetch(client.api("Calls.json?PageSize=7", account_sid=customer), decode_calls_page)
     assert isinstance(frame, pl.DataFrame)
     assert frame["sid"].to_list() == [c["sid"] for c in sandbox.calls(customer)[:7]]
     assert link is not None
@@ -119,7 +124,7 @@ def test_400_is_a_plain_api_error_with_the_message_and_is_not_retried(
 ) -> None:
     query = "Status=bogus&PageSize=5"
     with pytest.raises(APIError) as info:
-        client.fetch(client.api(f"Calls.json?{query}"), json.loads)
+        client.fetch(client.api(f"Calls.json?{query}", account_sid=customer), json.loads)
     exc = info.value
     assert type(exc) is APIError
     assert exc.status_code == 400
@@ -178,27 +183,29 @@ def test_retryable_statuses_are_retried_with_exponential_backoff_then_succeed(
     sandbox: Sandbox, customer: str, client: APIClient, delays: Delays, status: int
 ) -> None:
     sandbox.fail_next(3, status=status)
-    body = client.fetch(client.api("Calls.json?PageSize=5"), json.loads)
+    body = client.fetch(client.api("Calls.json?PageSize=5", account_sid=customer), json.loads)
     assert len(body["calls"]) == 5
     assert delays == [0.2, 0.4, 0.8]
     assert sent(sandbox, calls_path(customer)) == 4
 
 
-def test_backoff_is_capped_at_max_delay(sandbox: Sandbox, customer: str, app: ConnectApp, delays: Delays) -> None:
+def test_backoff_is_capped_at_max_delay(
+    sandbox: Sandbox, customer: str, connected: str, app: ConnectApp, delays: Delays
+) -> None:
     sandbox.fail_next(6, status=503)
     retry = RetryPolicy(attempts=7, base_delay=1.0, max_delay=5.0, sleep=delays, rng=MaxRandom())
-    with APIClient(app, customer, retry=retry) as client:
-        client.fetch(client.api("Calls.json?PageSize=5"), json.loads)
+    with APIClient(app, connected, retry=retry) as client:
+        client.fetch(client.api("Calls.json?PageSize=5", account_sid=customer), json.loads)
     assert delays == [1.0, 2.0, 4.0, 5.0, 5.0, 5.0]
 
 
 def test_jittered_backoff_stays_within_the_exponential_bound(
-    sandbox: Sandbox, customer: str, app: ConnectApp, delays: Delays
+    sandbox: Sandbox, customer: str, connected: str, app: ConnectApp, delays: Delays
 ) -> None:
     sandbox.fail_next(6, status=500)
     retry = RetryPolicy(attempts=7, base_delay=0.5, max_delay=8.0, sleep=delays, rng=random.Random(4))
-    with APIClient(app, customer, retry=retry) as client:
-        client.fetch(client.api("Calls.json?PageSize=5"), json.loads)
+    with APIClient(app, connected, retry=retry) as client:
+        client.fetch(client.api("Calls.json?PageSize=5", account_sid=customer), json.loads)
     assert len(delays) == 6
     for attempt, delay in enumerate(delays, start=1):
         assert 0.0 <= delay <= min(8.0, 0.5 * 2 ** (attempt - 1))
@@ -209,16 +216,16 @@ def test_retry_after_from_the_server_is_honoured(
     sandbox: Sandbox, customer: str, client: APIClient, delays: Delays
 ) -> None:
     sandbox.fail_next(2, status=429, retry_after=2)
-    client.fetch(client.api("Calls.json?PageSize=5"), json.loads)
+    client.fetch(client.api("Calls.json?PageSize=5", account_sid=customer), json.loads)
     assert delays == [2.0, 2.0]
 
 
 def test_retry_after_longer_than_max_delay_is_capped(
-    sandbox: Sandbox, customer: str, app: ConnectApp, delays: Delays
+    sandbox: Sandbox, customer: str, connected: str, app: ConnectApp, delays: Delays
 ) -> None:
     sandbox.fail_next(1, status=429, retry_after=90)
-    with APIClient(app, customer, retry=RetryPolicy(max_delay=20.0, sleep=delays)) as client:
-        client.fetch(client.api("Calls.json?PageSize=5"), json.loads)
+    with APIClient(app, connected, retry=RetryPolicy(max_delay=20.0, sleep=delays)) as client:
+        client.fetch(client.api("Calls.json?PageSize=5", account_sid=customer), json.loads)
     assert delays == [20.0]
 
 
@@ -230,9 +237,9 @@ def test_retry_after_longer_than_max_delay_is_capped(
 def test_a_cut_body_is_retried_and_the_page_comes_back_whole(
     sandbox: Sandbox, customer: str, client: APIClient, delays: Delays, kind: str, decode: Any
 ) -> None:
-    expected = client.fetch(client.api("Calls.json?PageSize=50"), decode)
+    expected = client.fetch(client.api("Calls.json?PageSize=50", account_sid=customer), decode)
     sandbox.fail_next(1, kind=kind)
-    again = client.fetch(client.api("Calls.json?PageSize=50"), decode)
+    again = client.fetch(client.api("Calls.json?PageSize=50", account_sid=customer), decode)
     assert delays == [0.2]
     if isinstance(expected, dict):
         assert again == expected
@@ -246,7 +253,7 @@ def test_rate_limited_after_every_attempt_is_rate_limit_error_with_the_last_retr
     sandbox: Sandbox, customer: str, client: APIClient, delays: Delays
 ) -> None:
     sandbox.fail_next(5, status=429, retry_after=3)
-    url = client.api("Calls.json?PageSize=5")
+    url = client.api("Calls.json?PageSize=5", account_sid=customer)
     with pytest.raises(RateLimitError) as info:
         client.fetch(url, json.loads)
     exc = info.value
@@ -262,7 +269,7 @@ def test_server_error_after_every_attempt_is_server_error_naming_the_url(
     sandbox: Sandbox, customer: str, client: APIClient, delays: Delays
 ) -> None:
     sandbox.fail_next(5, status=503)
-    url = client.api("Calls.json?PageSize=5")
+    url = client.api("Calls.json?PageSize=5", account_sid=customer)
     with pytest.raises(ServerError) as info:
         client.fetch(url, json.loads)
     assert info.value.status_code == 503
@@ -282,7 +289,7 @@ def test_cut_bodies_after_every_attempt_are_transport_error_naming_the_url(
     sandbox: Sandbox, customer: str, client: APIClient, kind: str, cause: type[BaseException] | None
 ) -> None:
     sandbox.fail_next(5, kind=kind)
-    url = client.api("Calls.json?PageSize=5")
+    url = client.api("Calls.json?PageSize=5", account_sid=customer)
     with pytest.raises(TransportError) as info:
         client.fetch(url, json.loads)
     assert url in str(info.value)
@@ -294,7 +301,7 @@ def test_cut_bodies_after_every_attempt_are_transport_error_naming_the_url(
 
 
 def test_connection_refused_is_transport_error_after_every_attempt_with_the_httpx_cause(
-    app: ConnectApp, customer: str, delays: Delays
+    app: ConnectApp, customer: str, connected: str, delays: Delays
 ) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -302,7 +309,7 @@ def test_connection_refused_is_transport_error_after_every_attempt_with_the_http
     # Nothing listens on the port now: every connection is refused.
     closed = dataclasses.replace(app, api_url=f"http://127.0.0.1:{port}")
     with APIClient(closed, customer, retry=RetryPolicy(attempts=4, sleep=delays, rng=MaxRandom())) as client:
-        url = client.api("Calls.json")
+        url = client.api("Calls.json", account_sid=customer)
         with pytest.raises(TransportError) as info:
             client.fetch(url, json.loads)
     exc = info.value
@@ -325,17 +332,56 @@ def test_get_json_retries_like_fetch(sandbox: Sandbox, customer: str, client: AP
 
 
 def test_iter_pages_follows_next_page_uri_to_the_end(sandbox: Sandbox, customer: str, client: APIClient) -> None:
-    pages = list(client.iter_pages(client.api("Calls.json?PageSize=300"), decode_calls_page))
-    assert [p.height for p in pages] == [300] * 6 + [200]
-    assert pl.concat(pages)["sid"].to_list() == [c["sid"] for c in sandbox.calls(customer)]
+    truth = [c["sid"] for c in sandbox.calls(customer)]
+    assert len(truth) > 600  # three pages at least, the last one short
+    pages = list(client.iter_pages(client.api("Calls.json?PageSize=300", account_sid=customer), decode_calls_page))
+    assert [p.height for p in pages] == [300] * (len(truth) // 300) + [len(truth) % 300]
+    assert pl.concat(pages)["sid"].to_list() == truth
+
+
+def test_the_connected_sid_pages_through_every_account_of_the_family_under_its_own_path(
+    sandbox: Sandbox, customer: str, connected: str, client: APIClient
+) -> None:
+    family = sandbox.family(customer)
+    assert family[0] == customer and family[-1] == connected and len(family) == 4
+    for sid in family:
+        pages = list(client.iter_pages(client.api("Calls.json?PageSize=250", account_sid=sid), decode_calls_page))
+        got = pl.concat(pages)["sid"].to_list() if pages else []
+        assert got == [c["sid"] for c in sandbox.calls(sid)], sid
+    assert sandbox.calls(connected) == []  # the Connect subaccount holds none of the customer's calls
+    assert sum(len(sandbox.calls(sid)) for sid in family) == 2_000
+
+
+def test_a_main_account_sid_with_the_owners_token_is_refused_even_once_its_customer_authorized(
+    sandbox: Sandbox, app: ConnectApp, customer: str, connected: str, delays: Delays
+) -> None:
+    # Only the Connect subaccount's SID carries the authorization (twilio-api-notes.md §8.1).
+    with APIClient(app, customer, retry=RetryPolicy(attempts=3, sleep=delays)) as client:
+        with pytest.raises(AuthorizationRevoked) as info:
+            client.fetch(client.api("Calls.json"), json.loads)
+    assert customer in str(info.value)
+    assert app.auth_token not in str(info.value)
+    assert delays == []
+
+
+def test_the_connected_sid_is_refused_once_the_customer_revokes_the_app(
+    sandbox: Sandbox, app: ConnectApp, customer: str, connected: str, client: APIClient, delays: Delays
+) -> None:
+    url = client.api("Calls.json?PageSize=5", account_sid=customer)
+    client.fetch(url, json.loads)
+    sandbox.deauthorize(customer)
+    with pytest.raises(AuthorizationRevoked) as info:
+        client.fetch(url, json.loads)
+    assert connected in str(info.value)
+    assert delays == []
 
 
 def test_iter_pages_under_faults_retries_pages_never_skips_or_repeats_one(
-    sandbox: Sandbox, customer: str, app: ConnectApp, delays: Delays
+    sandbox: Sandbox, customer: str, connected: str, app: ConnectApp, delays: Delays
 ) -> None:
     sandbox.faults = Faults(seed=9, rate_limit=0.15, retry_after=0, server_error=0.15, reset=0.1, truncate=0.1)
-    with APIClient(app, customer, retry=RetryPolicy(attempts=20, sleep=delays)) as client:
-        pages = list(client.iter_pages(client.api("Calls.json?PageSize=100"), decode_calls_page))
+    with APIClient(app, connected, retry=RetryPolicy(attempts=20, sleep=delays)) as client:
+        pages = list(client.iter_pages(client.api("Calls.json?PageSize=100", account_sid=customer), decode_calls_page))
     assert pl.concat(pages)["sid"].to_list() == [c["sid"] for c in sandbox.calls(customer)]
     assert len(delays) == sum(sandbox.injected.values()) > 0
 
@@ -380,12 +426,12 @@ def test_a_429_during_recovery_resets_the_run_of_successes() -> None:
 
 
 def test_client_halves_its_throttle_on_a_429_and_grows_it_back_on_successes(
-    sandbox: Sandbox, customer: str, app: ConnectApp, delays: Delays
+    sandbox: Sandbox, customer: str, connected: str, app: ConnectApp, delays: Delays
 ) -> None:
     throttle = Throttle(4)
     sandbox.fail_next(1, status=429)
-    with APIClient(app, customer, retry=RetryPolicy(sleep=delays), throttle=throttle) as client:
-        url = client.api("Calls.json?PageSize=1")
+    with APIClient(app, connected, retry=RetryPolicy(sleep=delays), throttle=throttle) as client:
+        url = client.api("Calls.json?PageSize=1", account_sid=customer)
         client.fetch(url, json.loads)
         assert throttle.limit == 2
         for _ in range(4 * 2 + 4 * 3):
@@ -394,17 +440,17 @@ def test_client_halves_its_throttle_on_a_429_and_grows_it_back_on_successes(
 
 
 def test_throttle_keeps_requests_in_flight_within_the_accounts_concurrency_limit(
-    sandbox: Sandbox, customer: str, app: ConnectApp, delays: Delays
+    sandbox: Sandbox, customer: str, connected: str, app: ConnectApp, delays: Delays
 ) -> None:
     # With latency, eight unthrottled threads would overlap and meet the sandbox's 429s.
     sandbox.faults = Faults(latency=0.02, concurrency_limit=2)
     throttle = Throttle(2)
     errors: list[BaseException] = []
-    with APIClient(app, customer, retry=RetryPolicy(attempts=1, sleep=delays), throttle=throttle) as client:
+    with APIClient(app, connected, retry=RetryPolicy(attempts=1, sleep=delays), throttle=throttle) as client:
 
         def fetch_one(n: int) -> None:
             try:
-                client.fetch(client.api(f"Calls.json?PageSize={n + 1}"), json.loads)
+                client.fetch(client.api(f"Calls.json?PageSize={n + 1}", account_sid=customer), json.loads)
             except BaseException as exc:  # noqa: BLE001 - handed to the test thread
                 errors.append(exc)
 
@@ -442,9 +488,9 @@ def _date_then_ok(retry_after: str) -> httpx.MockTransport:
     ],
 )
 def test_retry_after_as_an_http_date_is_honoured(
-    app: ConnectApp, customer: str, delays: Delays, retry_after: str, expected: float
+    app: ConnectApp, customer: str, connected: str, delays: Delays, retry_after: str, expected: float
 ) -> None:
     retry = RetryPolicy(max_delay=20.0, sleep=delays)
-    with APIClient(app, customer, retry=retry, transport=_date_then_ok(retry_after)) as client:
-        assert client.fetch(client.api("Calls.json"), json.loads) == {"ok": True}
+    with APIClient(app, connected, retry=retry, transport=_date_then_ok(retry_after)) as client:
+        assert client.fetch(client.api("Calls.json", account_sid=customer), json.loads) == {"ok": True}
     assert delays == [expected]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from connect_notebook import ConfigError, ConnectApp, _active, active_app, use_app
+from connect_notebook import ConfigError, ConnectApp, _active, active_app, default_customer, use_app
 from connect_notebook._config import (
     DEFAULT_API_URL,
     DEFAULT_AUTHORIZE_BASE_URL,
@@ -317,9 +317,11 @@ def test_use_app_wins_over_the_environment_until_cleared(
 
 
 def test_active_app_without_credentials_is_the_embedded_sandbox_with_its_customers_authorized(
-    no_active_app: None, no_embedded_sandbox: None
+    monkeypatch: pytest.MonkeyPatch, no_active_app: None, no_embedded_sandbox: None
 ) -> None:
     import httpx
+
+    monkeypatch.setattr(_active, "connected_account", None)  # no extension loaded: nothing connected here
 
     app = active_app()
     sandbox = _active._embedded
@@ -328,7 +330,17 @@ def test_active_app_without_credentials_is_the_embedded_sandbox_with_its_custome
     assert app.account_sid == sandbox.owner_account_sid
     assert app.connect_app_sid == sandbox.connect_app_sid
     assert active_app() == app  # started once, reused
-    customer = sandbox.customer_account_sids[0]
-    with httpx.Client(auth=(customer, app.auth_token)) as client:
-        response = client.get(f"{app.api_url}/2010-04-01/Accounts/{customer}.json")
+    # Every customer is authorized: the app holds one Connect subaccount per customer, and reads
+    # the customer's main account with it (twilio-api-notes.md §8.1).
+    customers = sandbox.customer_account_sids
+    connected = sandbox.connected_account_sids
+    assert connected == [sandbox.connected_sid(c) for c in customers]
+    assert not set(connected) & set(customers)
+    assert default_customer() == connected[0]
+    with httpx.Client(auth=(connected[0], app.auth_token)) as client:
+        response = client.get(f"{app.api_url}/2010-04-01/Accounts/{customers[0]}.json")
     assert response.status_code == 200
+    assert response.json()["sid"] == customers[0]
+    with httpx.Client(auth=(customers[0], app.auth_token)) as client:
+        refused = client.get(f"{app.api_url}/2010-04-01/Accounts/{customers[0]}.json")
+    assert refused.status_code == 401  # a main account's SID with the owner's token is not an authorization

@@ -27,7 +27,7 @@ NOW = "2026-11-01T12:00:00+00:00"
 @pytest.fixture(scope="module")
 def fuzz_sandbox() -> Iterator[Sandbox]:
     """A small sandbox of our own with four customers (the shared one has three)."""
-    with Sandbox(seed=11, calls_per_account=100, customers=4, days=5, now=NOW) as sb:
+    with Sandbox(seed=11, calls_per_customer=100, customers=4, days=5, now=NOW) as sb:
         yield sb
 
 

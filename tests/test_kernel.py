@@ -173,7 +173,10 @@ def test_callback_reaches_a_cell_blocked_in_wait_and_unload_frees_the_port(kerne
         )
         assert decided.status_code == 302
         location = decided.headers["location"]
-        assert location == f"{callback}/connect/authorize?AccountSid={customer}&state={state}"
+        # The app receives its Connect subaccount under the customer's main account (§8.1), not the main account.
+        sid = parse_qs(urlsplit(location).query)["AccountSid"][0]
+        assert re.fullmatch(r"AC[0-9a-f]{32}", sid) and sid != customer
+        assert location == f"{callback}/connect/authorize?AccountSid={sid}&state={state}"
 
         # Served by the kernel's callback thread while the main thread is still blocked in wait().
         landed = browser.get(location)
@@ -184,21 +187,26 @@ def test_callback_reaches_a_cell_blocked_in_wait_and_unload_frees_the_port(kerne
         done = browser.get(urljoin(location, done_url))
         assert done.status_code == 200
         assert "<h1>Connected: " in done.text
-        assert customer not in str(done.url)
+        assert customer not in str(done.url) and sid not in str(done.url)
         name = re.search(r"<h1>Connected: (.+?)</h1>", done.text).group(1)
+        assert name == "Harbor Dental Group"  # the customer's main account, not the Connect subaccount
 
     # The widget's "Connected" update reached iopub, and only then did the blocked cell finish.
+    # It names the main account (its last four digits), never the Connect subaccount.
     connected = k.pump(blocked, until=is_status(f"Connected: {name} (AC…{customer[-4:]})"))
     assert connected is not None, f"no Connected status update; cell printed {blocked.stdout!r}"
+    assert sid[-4:] not in _status_html(connected)
     assert "connected sid" not in blocked.stdout  # the update went out before the cell could print
     k.finish(blocked)
     assert not blocked.errors, "\n".join(blocked.errors)
-    assert blocked.stdout == f"connected sid {customer}\n"
+    assert blocked.stdout == f"connected sid {sid}\n"
 
-    # The session has it; the state is used up (replaying the callback changes nothing).
-    assert k.run("print(connect_notebook.session().current.sid, len(connect_notebook.session()))") == (
-        f"{customer} 1\n"
-    )
+    # The session has it (requests authenticate as the Connect subaccount; it names the main account);
+    # the state is used up (replaying the callback changes nothing).
+    assert k.run(
+        "current = connect_notebook.session().current\n"
+        "print(current.sid, current.customer_sid, len(connect_notebook.session()))"
+    ) == f"{sid} {customer} 1\n"
     replay = httpx.get(location, timeout=TIMEOUT)
     assert replay.status_code == 400
     assert "already used" in replay.text

@@ -307,7 +307,14 @@ def test_customer_authorizing_on_the_sandbox_page_releases_a_blocked_wait(
     finally:
         clicker.join(WAIT)
         button.close()
-    assert account.sid == customer
+    # The app holds the customer's Connect subaccount, and names the customer by its main account.
+    assert account.sid == embedded.connected_sid(customer)
+    assert account.sid != customer
+    assert account.customer_sid == customer
+    assert account.friendly_name == "Northwind Logistics"
+    assert account.label == f"Northwind Logistics (AC…{customer[-4:]})"
+    assert button._status_text == f"Connected: Northwind Logistics (AC…{customer[-4:]})"
+    assert account.sid not in button.status.value and account.sid[-4:] not in button.status.value
     assert answers == [200]
     assert connect_notebook.session().current == account
 
@@ -325,6 +332,8 @@ def test_sandbox_autoconnect_first_makes_wait_return_the_first_customer(
             if thread.name == "connect_notebook-autoconnect":
                 thread.join(WAIT)
         button.close()
-    assert account.sid == embedded.customer_account_sids[0]
-    assert account.friendly_name == embedded.state.customers[0].friendly_name
+    main = embedded.customer_account_sids[0]
+    assert account.sid == embedded.connected_account_sids[0] == embedded.connected_sid(main)
+    assert account.customer_sid == main
+    assert account.friendly_name == embedded.state.customers[0].friendly_name == "Harbor Dental Group"
     assert connect_notebook.session().current == account

@@ -234,7 +234,10 @@ def test_callback_arrives_through_jupyter_server_proxy_and_stays_under_its_prefi
         decided = anonymous.post(href.partition("?")[0], data=form)
         assert decided.status_code == 302, decided.text
         location = decided.headers["location"]
-        assert location == f"{proxied}/connect/authorize?AccountSid={customer}&state={state}"
+        # The app receives its Connect subaccount under the customer's main account (§8.1).
+        sid = parse_qs(urlsplit(location).query)["AccountSid"][0]
+        assert re.fullmatch(r"AC[0-9a-f]{32}", sid) and sid != customer
+        assert location == f"{proxied}/connect/authorize?AccountSid={sid}&state={state}"
 
         # Without the user's cookie or token the single-user server forwards nothing (it sends the
         # browser to its login page), so the state is not used up and the session does not change.
@@ -254,19 +257,24 @@ def test_callback_arrives_through_jupyter_server_proxy_and_stays_under_its_prefi
     assert done_url.startswith(f"{proxied}/connect/done?ref=")
     done = lab.http.get(done_url)
     assert done.status_code == 200
-    assert customer not in str(done.url)
+    assert customer not in str(done.url) and sid not in str(done.url)
 
-    # The session got the account (only that one); the widget and the done page name it.
+    # The session got the account (only that one); the widget and the done page name the customer's
+    # main account, not the Connect subaccount the requests authenticate as.
     session = json.loads(
         kernel.run(
             "s = connect_notebook.session()\n"
             "print(json.dumps({'sids': [a.sid for a in s.accounts], 'name': s.current.friendly_name,\n"
-            "  'status': button._status_text, 'label': s.current.label}))\n",
+            "  'customer': s.current.customer_sid, 'status': button._status_text, 'label': s.current.label}))\n",
         )
     )
-    assert session["sids"] == [customer]
+    assert session["sids"] == [sid]
+    assert session["customer"] == customer
+    assert session["name"] == "Northwind Logistics"
+    assert session["label"] == f"Northwind Logistics (AC…{customer[-4:]})"
     assert f"<h1>Connected: {html.escape(session['name'])}</h1>" in done.text
     assert session["status"] == f"Connected: {session['label']}"
+    assert sid[-4:] not in session["status"]
 
     # A replay through the proxy is refused by the callback server itself (not by the proxy).
     replay = lab.http.get(location)

@@ -52,13 +52,17 @@ def leaks(row: Any) -> str:
 @pytest.fixture(scope="module")
 def secret_sandbox() -> Iterator[Sandbox]:
     """A sandbox of this module's own: its owner token is the recognisable one."""
-    with Sandbox(seed=SEED, calls_per_account=300, now=NOW) as sb:
+    with Sandbox(seed=SEED, calls_per_customer=300, now=NOW) as sb:
         yield sb
 
 
 @pytest.fixture(scope="module")
 def creds(secret_sandbox: Sandbox) -> Any:
-    return chaos.Credentials.of(secret_sandbox)
+    """The owner's credentials, and the AccountSids the Connect App holds (every customer authorized)."""
+    creds = chaos.Credentials.of(secret_sandbox)
+    assert creds.connected == secret_sandbox.connected_account_sids
+    assert not set(creds.connected) & set(creds.customers)
+    return creds
 
 
 @pytest.fixture(scope="module")
@@ -119,10 +123,13 @@ def quickstart(secret_sandbox: Sandbox, creds: Any, tmp_path_factory: pytest.Tem
 # -- the scanner itself --
 
 
-def test_scanner_finds_the_token_in_a_basic_header_the_sandbox_banner_and_a_slice(secret_sandbox: Sandbox) -> None:
+def test_scanner_finds_the_token_in_a_basic_header_the_sandbox_banner_and_a_slice(
+    secret_sandbox: Sandbox, creds: Any
+) -> None:
     needles = chaos.Needles(secret_sandbox.owner_auth_token)
     token = secret_sandbox.owner_auth_token
-    header = base64.b64encode(f"{secret_sandbox.customer_account_sids[0]}:{token}".encode()).decode()
+    # The header a Connect request sends: the Connect subaccount's SID and the owner's token.
+    header = base64.b64encode(f"{creds.connected[0]}:{token}".encode()).decode()
     banner = io.StringIO()
     describe(secret_sandbox, banner)
 

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import stat
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
+import connect_notebook as cn
+from connect_notebook import AuthorizationRevoked
+from connect_notebook._active import app_for_sandbox
+from connect_notebook._callback import CallbackServer
+from connect_notebook._magics import _verifier
 from connect_notebook._session import ConnectedAccount, Session, default_session_file
 from connect_notebook.sandbox import Sandbox
 
@@ -183,6 +191,13 @@ def test_label_is_the_name_and_the_last_four_digits() -> None:
     assert account(B, "Beta").label == "Beta (AC…2222)"
 
 
+def test_label_names_the_customers_main_account_not_the_sid_requests_use() -> None:
+    # sid is the Connect subaccount (what requests authenticate as); customer_sid the main account.
+    connected = account(B, "Beta", customer_sid=C)
+    assert connected.label == "Beta (AC…3333)"
+    assert "2222" not in connected.label
+
+
 # -- on disk --
 
 
@@ -218,11 +233,13 @@ def test_remembered_session_file_stays_0600_under_a_permissive_umask(path: Path)
 
 def test_session_file_never_contains_a_token(sandbox: Sandbox, path: Path) -> None:
     session = Session(path=path)
-    for sid in sandbox.customer_account_sids:
-        session.add(account(sid, f"Customer {sid[-4:]}", permissions=("get-all",)))
-    session.revoke(sandbox.customer_account_sids[-1])
+    connected = [sandbox.authorize(sid) for sid in sandbox.customer_account_sids]
+    for main, sid in zip(sandbox.customer_account_sids, connected, strict=True):
+        session.add(account(sid, f"Customer {main[-4:]}", permissions=("get-all",), customer_sid=main))
+    session.revoke(connected[-1])
     text = path.read_text()
-    assert sandbox.customer_account_sids[0] in text  # the file does hold the accounts
+    assert connected[0] in text  # the file does hold the accounts
+    assert sandbox.customer_account_sids[0] in text  # and the customers they belong to
     assert sandbox.owner_auth_token not in text
     assert "token" not in text.lower()
     assert not list(path.parent.glob(".*.tmp"))
@@ -242,6 +259,50 @@ def test_reloading_from_the_file_gives_the_same_accounts(path: Path) -> None:
     assert reloaded.get(C) == session.get(C)
     assert reloaded.get(C).revoked  # type: ignore[union-attr]
     assert reloaded.get(A).connected_at == WHEN  # type: ignore[union-attr]
+
+
+def test_the_session_file_round_trips_the_customers_main_account(path: Path) -> None:
+    session = Session(path=path)
+    session.add(account(A, "Acme", customer_sid=C, connected_at=WHEN))
+    session.add(account(B, "Beta"))  # a customer whose main account was not known
+
+    saved = json.loads(path.read_text())["accounts"]
+    assert [a["customer_sid"] for a in saved] == [C, None]
+
+    reloaded = Session(path=path)
+    assert reloaded.accounts == session.accounts
+    assert reloaded.get(A).customer_sid == C  # type: ignore[union-attr]
+    assert reloaded.get(A).label == "Acme (AC…3333)"  # type: ignore[union-attr]
+    assert reloaded.get(B).customer_sid is None  # type: ignore[union-attr]
+
+
+def test_a_session_file_written_before_customer_sid_existed_still_reads(path: Path) -> None:
+    path.parent.mkdir(parents=True)
+    old = {
+        "accounts": [
+            {
+                "sid": A,
+                "friendly_name": "Acme",
+                "permissions": ["get-all"],
+                "connected_at": WHEN.isoformat(),
+                "revoked": False,
+            },
+            {"sid": B, "friendly_name": "Beta", "permissions": ["get-all"], "connected_at": None, "revoked": True},
+        ]
+    }
+    path.write_text(json.dumps(old))
+
+    session = Session(path=path)
+
+    assert [a.sid for a in session.accounts] == [A]
+    acme = session.get(A)
+    assert acme is not None
+    assert acme.customer_sid is None
+    assert acme.label == "Acme (AC…1111)"  # unknown main account: the SID itself
+    assert acme.connected_at == WHEN
+    assert session.get(B).revoked  # type: ignore[union-attr]
+    session.add(account(C, "Gamma", customer_sid=A))  # and it is rewritten in the new shape
+    assert json.loads(path.read_text())["accounts"][-1]["customer_sid"] == A
 
 
 def test_removing_an_account_removes_it_from_the_file(path: Path) -> None:
@@ -297,3 +358,119 @@ def test_default_session_file_is_under_the_user_config_folder(tmp_path: Path, mo
     assert where.parent == tmp_path / "connect_notebook"
     assert "abcdef12" in where.name
     assert "34567890" in where.name
+
+
+# -- the customer behind a connected AccountSid (cn.customer) --
+
+
+def test_customer_is_public_as_cn_customer() -> None:
+    from connect_notebook._family import customer
+
+    assert cn.customer is customer
+    assert "customer" in cn.__all__
+
+
+@pytest.mark.parametrize(
+    "permissions",
+    [
+        pytest.param(("get-all",), id="get-all"),
+        pytest.param(("get-all", "post-all"), id="get-all-and-post-all"),
+        pytest.param(("post-all",), id="post-all"),
+    ],
+)
+def test_customer_names_the_main_account_and_the_apps_permissions(
+    sandbox: Sandbox, permissions: tuple[str, ...]
+) -> None:
+    main = sandbox.customer_account_sids[0]
+    connected = sandbox.authorize(main, permissions)
+    found = cn.customer(connected, app=app_for_sandbox(sandbox))
+    assert found == ConnectedAccount(
+        sid=connected, friendly_name="Harbor Dental Group", permissions=permissions, customer_sid=main
+    )
+    assert found.label == f"Harbor Dental Group (AC…{main[-4:]})"
+    assert connected[-4:] not in found.label
+
+
+def test_customer_of_each_default_customer_names_its_own_main_account(sandbox: Sandbox) -> None:
+    app = app_for_sandbox(sandbox)
+    for main, name in zip(
+        sandbox.customer_account_sids, ["Harbor Dental Group", "Northwind Logistics", "Kestrel Travel"], strict=True
+    ):
+        found = cn.customer(sandbox.authorize(main), app=app)
+        assert (found.friendly_name, found.customer_sid) == (name, main)
+
+
+@pytest.mark.parametrize(
+    "which",
+    [pytest.param("main", id="main-account-sid"), pytest.param("revoked", id="revoked-connect-subaccount")],
+)
+def test_customer_of_a_sid_the_owners_token_does_not_work_with_is_authorization_revoked(
+    sandbox: Sandbox, which: str
+) -> None:
+    main = sandbox.customer_account_sids[0]
+    connected = sandbox.authorize(main)
+    if which == "revoked":
+        sandbox.deauthorize(main)
+    sid = main if which == "main" else connected
+    with pytest.raises(AuthorizationRevoked) as info:
+        cn.customer(sid, app=app_for_sandbox(sandbox))
+    assert sid in str(info.value)
+    assert sandbox.owner_auth_token not in str(info.value)
+
+
+# -- a customer revoking the app, end to end --
+
+
+@pytest.fixture
+def callback_server(sandbox: Sandbox, path: Path) -> Iterator[CallbackServer]:
+    """The kernel's callback server, registered on the sandbox's app, with a remembered session."""
+    server = CallbackServer(
+        session=Session(path=path),
+        verify=_verifier(app_for_sandbox(sandbox)),
+        auth_token=sandbox.owner_auth_token,
+        connect_app_sid=sandbox.connect_app_sid,
+    ).start()
+    try:
+        sandbox.update_connect_app(
+            authorize_redirect_url=server.authorize_callback_url,
+            deauthorize_callback_url=server.deauthorize_callback_url,
+        )
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    "by", [pytest.param("main", id="by-main-account"), pytest.param("connected", id="by-connected")]
+)
+def test_a_customer_revoking_the_app_marks_its_connected_sid_revoked_in_the_session_and_its_file(
+    sandbox: Sandbox, callback_server: CallbackServer, path: Path, by: str
+) -> None:
+    main, other = sandbox.customer_account_sids[0], sandbox.customer_account_sids[1]
+    session = callback_server.session
+    with httpx.Client(follow_redirects=True, timeout=30) as browser:
+        for sid in (other, main):  # the customer picks its main account on the authorize page
+            page = browser.post(
+                sandbox.authorize_url,
+                data={"decision": "authorize", "AccountSid": sid, "state": callback_server.tokens.issue()},
+            )
+            assert page.status_code == 200, page.text
+    connected = sandbox.connected_sid(main)
+    assert connected is not None
+    assert connected in session
+    assert session.get(main) is None
+
+    result = sandbox.deauthorize(main if by == "main" else connected)
+
+    assert result.delivered, result
+    assert result.account_sid == connected  # the signed callback names the Connect subaccount
+    revoked = session.get(connected)
+    assert revoked is not None
+    assert revoked.revoked
+    assert revoked.customer_sid == main
+    assert connected not in session
+    assert [a.customer_sid for a in session.accounts] == [other]  # the other customer stays connected
+    on_disk = Session(path=path).get(connected)
+    assert on_disk is not None
+    assert on_disk.revoked
+    assert on_disk.customer_sid == main

@@ -81,9 +81,8 @@ def button(make_button: Callable[..., ConnectButton]) -> ConnectButton:
 
 @pytest.fixture
 def authorized(sandbox: Sandbox) -> str:
-    sid = sandbox.customer_account_sids[0]
-    sandbox.authorize(sid)
-    return sid
+    """The AccountSid the Connect App received from the first customer: its Connect subaccount."""
+    return sandbox.authorize(sandbox.customer_account_sids[0])
 
 
 def status(button: ConnectButton) -> str:
@@ -122,8 +121,10 @@ def add_from_another_thread(session: Session, account: ConnectedAccount) -> None
 
 
 def customer(sandbox: Sandbox, index: int = 0) -> ConnectedAccount:
+    """A customer as the verifier describes it: the Connect subaccount's SID, the main account's name."""
     a = sandbox.state.customers[index]
-    return ConnectedAccount(sid=a.sid, friendly_name=a.friendly_name)
+    connected = sandbox.authorize(a.sid)
+    return ConnectedAccount(sid=connected, friendly_name=a.friendly_name, customer_sid=a.sid)
 
 
 # -- what it shows --
@@ -190,15 +191,20 @@ def test_account_added_from_another_thread_shows_connected_and_wait_returns_it(
 
     assert [a.sid for a in result] == [account.sid]
     assert result[0].friendly_name == account.friendly_name
-    assert status(button) == f"Connected: {account.friendly_name} (AC…{account.sid[-4:]})"
-    assert repr(button) == f"ConnectButton(status='Connected: {account.friendly_name} (AC…{account.sid[-4:]})')"
+    assert account.customer_sid is not None
+    # The status line names the customer's main account, not the Connect subaccount.
+    assert status(button) == f"Connected: {account.friendly_name} (AC…{account.customer_sid[-4:]})"
+    assert account.sid[-4:] not in status(button)
+    assert (
+        repr(button) == f"ConnectButton(status='Connected: {account.friendly_name} (AC…{account.customer_sid[-4:]})')"
+    )
 
 
 def test_wait_returns_an_account_that_connected_before_it_was_called(
     sandbox: Sandbox, button: ConnectButton, session: Session
 ) -> None:
     add_from_another_thread(session, customer(sandbox, 1))
-    assert button.wait(timeout=WAIT).sid == sandbox.customer_account_sids[1]
+    assert button.wait(timeout=WAIT).sid == sandbox.connected_sid(sandbox.customer_account_sids[1])
 
 
 def test_wait_shows_waiting_until_an_account_connects(
@@ -277,10 +283,27 @@ def test_pasting_an_authorized_sid_verifies_it_and_connects_it(
     assert verify.calls == [authorized]
     account = session.get(authorized)
     assert account is not None
-    assert account.friendly_name == customer(sandbox).friendly_name
-    assert status(button) == f"Connected: {account.label}"
+    main = sandbox.customer_account_sids[0]
+    assert account.sid == authorized
+    assert account.customer_sid == main
+    assert account.friendly_name == "Harbor Dental Group"
+    assert account.permissions == ("get-all",)
+    assert status(button) == f"Connected: Harbor Dental Group (AC…{main[-4:]})"
+    assert authorized not in status(button) and authorized[-4:] not in status(button)
     assert button.paste.value == ""
     assert button.wait(timeout=WAIT) == account
+
+
+def test_pasting_the_main_account_sid_of_an_authorized_customer_connects_nothing(
+    sandbox: Sandbox, authorized: str, button: ConnectButton, session: Session, verify: Verifier
+) -> None:
+    # Only the SID Twilio sent the app (the Connect subaccount's) works with the owner's token.
+    main = sandbox.customer_account_sids[0]
+    button.paste.value = main
+    button.use_pasted.click()
+    assert verify.calls == [main]
+    assert session.accounts == []
+    assert "does not accept the authorization" in status(button)
 
 
 def test_pasting_a_sid_that_has_not_authorized_explains_and_connects_nothing(
