@@ -210,7 +210,9 @@ class APIClient:
             msg = (
                 f"Twilio refused the owner's Auth Token for account {self.account_sid} "
                 f"({status} / {code or 20003}): that account has not authorized Connect App "
-                f"{self.app.connect_app_sid}, or has revoked it. Connect it again and re-run."
+                f"{self.app.connect_app_sid}, or has revoked it, or it is not the AccountSid the app received "
+                "(on Twilio that is the app's own subaccount, not the customer's main account). "
+                "Connect it again and re-run."
             )
             return AuthorizationRevoked(msg, account_sid=self.account_sid, connect_app_sid=self.app.connect_app_sid)
         if status == 401:

@@ -132,7 +132,7 @@ def _load_family(
                 f"Twilio keeps {kind.name} for {retention_days} days: loading from "
                 f"{oldest.date()} instead of {start_at.date()}"
             )
-            warnings.warn(message, UserWarning, stacklevel=4)
+            warnings.warn(message, UserWarning, stacklevel=3)  # warn → _load_family → load_messages → the caller
             start_at = oldest
     root = _cache_root(app, cache_dir)
     try:
@@ -145,8 +145,8 @@ def _load_family(
                 first_at = max(x for x in (start_at, row["date_created"], oldest) if x is not None)
                 if first_at < end_at:
                     spans.append(Span(row["sid"], first_at.date(), (end_at - timedelta(microseconds=1)).date()))
-            if root is not None and accounts is None:
-                write_family(root, sid, chosen)  # so scan_calls(account) covers the same accounts
+            if root is not None:
+                write_family(root, sid, family["sid"].to_list() or [sid])  # so scan_calls(account) covers it
             with _progress(progress, f"{kind.name} {sid[-4:]}") as bar:
                 return load_windows(
                     kind,

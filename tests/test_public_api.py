@@ -8,8 +8,8 @@ from pathlib import Path
 import connect_notebook
 from connect_notebook import _exceptions
 from connect_notebook._config import ENV_VARS
-from connect_notebook.sandbox._rest import ROUTES
 from connect_notebook.sandbox._pages import PAGE_ROUTES
+from connect_notebook.sandbox._rest import ROUTES
 
 ROOT = Path(__file__).resolve().parents[1]
 

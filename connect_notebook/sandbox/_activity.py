@@ -112,15 +112,22 @@ def _sparse(rng: random.Random, days: range) -> list[float]:
 
 
 def allocate(total: int, weights: list[float]) -> list[int]:
-    """Split ``total`` into integers proportional to ``weights`` (largest remainder)."""
+    """Split ``total`` into integers proportional to ``weights``, each within one of its exact share.
+
+    Systematic rounding of the running sum: a stretch of days each expecting half a
+    call gets a call every other day, rather than none at all (as rounding each
+    day, or handing the remainders to the largest shares, would do).
+    """
     s = math.fsum(weights)
     if s <= 0 or total <= 0:
         return [0] * len(weights)
-    exact = [total * w / s for w in weights]
-    counts = [math.floor(x) for x in exact]
-    order = sorted(range(len(weights)), key=lambda i: (counts[i] - exact[i], i))
-    for i in order[: total - sum(counts)]:
-        counts[i] += 1
+    counts, running, before = [], 0.0, 0
+    for w in weights:
+        running += w
+        after = min(total, math.floor(total * running / s + 0.5))
+        counts.append(after - before)
+        before = after
+    counts[-1] += total - before  # float sums may fall a hair short of s
     return counts
 
 

@@ -145,6 +145,7 @@ class SandboxState:
     def family(self, main_sid: str) -> list[Account]:
         """A customer's accounts: the main account, its subaccounts, then the Connect subaccount if made."""
         members = [a for a in self.accounts if a.parent_sid == main_sid and a.role in ("main", "subaccount")]
+        members.sort(key=lambda a: (a.role != "main", a.created, a.sid))  # main first, then oldest first
         with self.lock:
             connect = self.connect_accounts.get(main_sid)
         return members + ([connect] if connect is not None else [])
