@@ -13,7 +13,7 @@ Everything here follows from the seed and the ``Profile`` of each customer.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -193,13 +193,21 @@ def _numbers(rng: random.Random, seed: int, sid: str) -> tuple[PhoneNumber, ...]
 # --- the world --------------------------------------------------------------------
 
 
-def make_world(seed: int, profiles: Sequence[Profile], *, now: int, owner_calls: int, owner_days: int) -> list[Account]:
+def make_world(
+    seed: int,
+    profiles: Sequence[Profile],
+    *,
+    now: int,
+    owner_calls: int,
+    owner_days: int,
+    volume: Callable[[Account], float],
+) -> list[Account]:
     """Return the owner's account, then each customer's main account followed by its subaccounts.
 
-    Call and message totals are split over a family's accounts in proportion to the
-    traffic each one's life and pattern allow (``_activity.expected_volume``).
+    Call and message totals are split over a family's accounts in proportion to
+    ``volume(account)``: the traffic its life and pattern allow (``_activity.expected_volume``,
+    passed in because the volume model itself reads accounts).
     """
-    from ._activity import expected_volume  # the volume model needs Account; this keeps the import one-way
 
     rng = random.Random(f"accounts:{seed}")
     owner_sid = plain_sid("AC", seed, "account", 0)
@@ -258,7 +266,7 @@ def make_world(seed: int, profiles: Sequence[Profile], *, now: int, owner_calls:
                     family=index,
                 )
             )
-        volumes = [expected_volume(seed, a, now) * family_rng.uniform(0.6, 1.4) for a in members]
+        volumes = [volume(a) * family_rng.uniform(0.6, 1.4) for a in members]
         calls = _split(profile.calls, volumes)
         messages = _split(profile.message_total, volumes)
         for a, c, m in zip(members, calls, messages, strict=True):

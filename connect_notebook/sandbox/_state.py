@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urlsplit
 import tornado.httpclient
 
 from .._signature import compute_signature
+from ._activity import expected_volume
 from ._data import AccountData
 from ._families import Account, Profile, connect_subaccount, make_world
 from ._faults import FaultInjector, Faults
@@ -107,7 +108,14 @@ class SandboxState:
     ) -> SandboxState:
         """Build the deterministic world for one seed and set of options."""
         now_epoch = int(now.astimezone(UTC).timestamp())
-        accounts = make_world(seed, profiles, now=now_epoch, owner_calls=owner_calls, owner_days=owner_days)
+        accounts = make_world(
+            seed,
+            profiles,
+            now=now_epoch,
+            owner_calls=owner_calls,
+            owner_days=owner_days,
+            volume=lambda account: expected_volume(seed, account, now_epoch),
+        )
         app = ConnectApp(sid=plain_sid("CN", seed, "connect-app"), account_sid=accounts[0].sid)
         app = replace(app, **app_fields)
         return cls(
