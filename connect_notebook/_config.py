@@ -32,7 +32,7 @@ __all__ = [
 DEFAULT_API_URL = "https://api.twilio.com"
 DEFAULT_MONITOR_URL = "https://monitor.twilio.com"
 DEFAULT_AUTHORIZE_BASE_URL = "https://www.twilio.com"
-DEFAULT_CONCURRENCY = 8
+DEFAULT_CONCURRENCY = 16  # requests in flight per load; halves on 429 (Twilio publishes no limit, §8.6)
 DEFAULT_LOOKBACK_DAYS = 3
 
 
@@ -135,7 +135,7 @@ class ConnectApp:
     cache_dir
         Folder for the parquet cache of completed days; None turns caching off.
     concurrency
-        How many day windows are fetched at once.
+        How many requests one load keeps in flight (16 by default; halved on 429, then regained).
     """
 
     account_sid: str

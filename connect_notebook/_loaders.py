@@ -218,7 +218,7 @@ def load_calls(
     refresh
         Fetch every day again, even those in the cache.
     concurrency
-        Requests in flight at once (default: the app's, 8); it halves on 429.
+        Requests in flight at once (default: the app's, 16); it halves on 429.
     lookback_days
         Days before today that are fetched again even when cached, because calls
         still change status and price for a while after they are first read.

@@ -60,7 +60,7 @@ def test_connect_app_keeps_its_fields_and_defaults() -> None:
     assert app.monitor_url == DEFAULT_MONITOR_URL == "https://monitor.twilio.com"
     assert app.authorize_base_url == DEFAULT_AUTHORIZE_BASE_URL == "https://www.twilio.com"
     assert app.cache_dir is None
-    assert app.concurrency == DEFAULT_CONCURRENCY == 8
+    assert app.concurrency == DEFAULT_CONCURRENCY == 16
 
 
 def test_connect_app_fields_are_keyword_only() -> None:
