@@ -53,6 +53,12 @@ default size): dense, 90 days, ``--memory-calls`` calls (not scaled), 0 ms, (b) 
 (``VmHWM`` after the load - ``VmRSS`` right after imports) / ``estimated_size()``.
 ``--repeat N`` runs each variant N times and keeps the fastest (and the highest peak RSS).
 
+Cache cell (``--skip-cache`` skips it): the family shape at 0 ms, ``load_calls`` over one
+year (``YEAR``, all of it settled) with a fresh ``cache_dir``: the cold load fetches and
+writes the month files, then the same call again, in the same child process (as when a
+notebook cell is run again), reads them (only ``/Accounts.json`` is requested); the two
+frames must be equal. Target: the re-load takes at most 5% of the cold load.
+
 It prints one table (a row per shape, latency and variant: wall seconds, requests,
 rows, peak RSS, the 1-minute load average when the child started, and on (b)'s
 row (a)÷(b) and (b)÷(c)), then one PASS / MISS line per target, a validity line
@@ -79,6 +85,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +101,7 @@ SHAPES = {  # name: (pattern, days, calls, subaccounts)
 }
 LATENCIES = (0.0, 0.1)
 VARIANTS = {"a": "(a) twilio-python", "b": "(b) load_calls", "c": "(c) floor: httpx"}
+YEAR = ("2025-11-01", "2026-11-01")  # the cache cell's range: a year the family shape has whole, all settled
 HANG_GUARD = 3600  # seconds a child may take; catches a hang, measures nothing
 
 
@@ -247,10 +255,10 @@ def _twilio(spec: dict[str, str]) -> dict[str, Any]:
     return {"rows": frame.height}
 
 
-def _loader(spec: dict[str, str]) -> dict[str, Any]:
-    from connect_notebook import ConnectApp, load_calls
+def _app(spec: dict[str, str]) -> Any:
+    from connect_notebook import ConnectApp
 
-    app = ConnectApp(
+    return ConnectApp(
         account_sid=spec["owner_sid"],
         auth_token=spec["auth_token"],
         connect_app_sid=spec["connect_app_sid"],
@@ -258,8 +266,42 @@ def _loader(spec: dict[str, str]) -> dict[str, Any]:
         monitor_url=spec["url"],
         authorize_base_url=spec["url"],
     )
-    frame = load_calls(spec["connected"], app=app, end=NOW, progress=False)
+
+
+def _loader(spec: dict[str, str]) -> dict[str, Any]:
+    from connect_notebook import load_calls
+
+    frame = load_calls(spec["connected"], app=_app(spec), end=NOW, progress=False)
     return {"rows": frame.height, "estimated_size": int(frame.estimated_size())}
+
+
+def _cached(spec: dict[str, str], counter: CallCounter) -> dict[str, Any]:
+    """``load_calls`` over ``YEAR`` with a fresh ``cache_dir`` (fetch and write), then again (read), in one process.
+
+    The same process, as in a notebook where a cell is run again; each load timed on its own.
+    """
+    from connect_notebook import load_calls
+
+    app = _app(spec)
+    with tempfile.TemporaryDirectory(prefix="bench-cache-") as folder:
+        times, frames, requests = [], [], []
+        for _ in range(2):
+            before, started = counter.count, time.perf_counter()
+            frames.append(
+                load_calls(spec["connected"], app=app, start=YEAR[0], end=YEAR[1], cache_dir=folder, progress=False)
+            )
+            times.append(time.perf_counter() - started)
+            requests.append(counter.count - before)
+        files = sum(1 for _ in Path(folder).glob("calls/account=*/month=*/part-0.parquet"))
+    assert frames[0].equals(frames[1]), "the cached re-load differs from the cold load"
+    return {
+        "rows": frames[1].height,
+        "cold_seconds": times[0],
+        "reload_seconds": times[1],
+        "cold_requests": requests[0],
+        "reload_requests": requests[1],
+        "files": files,
+    }
 
 
 def _warm(spec: dict[str, str]) -> dict[str, Any]:
@@ -287,13 +329,15 @@ def child(variant: str) -> None:
         counter = CallCounter(TwilioHttpClient, "request")
     else:
         counter = CallCounter(httpx.Client, "send")
-    if variant in ("b", "warm"):
+    if variant in ("b", "warm", "cached"):
         import tqdm.auto  # noqa: F401  # load_calls imports it on its first call
 
         import connect_notebook._loaders  # noqa: F401  # and polars
     if variant in ("c", "warm"):
         import sandbox_pages  # noqa: F401  # the floor's paging loop (bench/ is this script's sys.path[0])
-    run = {"a": _twilio, "b": _loader, "c": _floor, "warm": _warm}[variant]
+    runs: dict[str, Any] = {"a": _twilio, "b": _loader, "c": _floor, "warm": _warm}
+    runs["cached"] = lambda spec: _cached(spec, counter)  # it counts each of its two loads' requests
+    run = runs[variant]
     result: dict[str, Any] = {"rss_after_imports_mb": _status_mb("VmRSS")}
     started = time.perf_counter()
     result.update(run(spec))
@@ -308,13 +352,13 @@ class ChildFailed(Exception):
     """A variant's child process crashed or hung (what it wrote to stderr is printed)."""
 
 
-def run_child(variant: str, sb: SandboxProcess) -> dict[str, Any]:
+def run_child(variant: str, sb: SandboxProcess, **extra: str) -> dict[str, Any]:
     """Run ``--child variant`` against ``sb``: its figures, plus the load average when it started."""
     load1 = os.getloadavg()[0]
     try:
         done = subprocess.run(
             [sys.executable, __file__, "--child", variant],
-            input=json.dumps(sb.spec()),
+            input=json.dumps({**sb.spec(), **extra}),
             capture_output=True,
             text=True,
             env=_environment(),
@@ -403,6 +447,30 @@ def run_cell(cell: Cell, variants: str, repeat: int = 1) -> None:
         sb.stop()
 
 
+def run_cache_cell(profile_text: str, repeat: int) -> dict[str, Any] | None:
+    """The cached re-load: a year of the family shape at 0 ms, cold then re-loaded; the fastest of ``repeat`` each."""
+    sb = SandboxProcess.start(profile_text, 0.0)
+    try:
+        run_child("warm", sb)
+        runs = [run_child("cached", sb) for _ in range(repeat)]
+    except ChildFailed as exc:
+        print(f"cache cell: {exc}", flush=True)
+        return None
+    finally:
+        sb.stop()
+    best = {
+        **min(runs, key=lambda r: r["reload_seconds"]),
+        "cold_seconds": min(r["cold_seconds"] for r in runs),
+    }
+    print(
+        f"cache, {profile_text}, {YEAR[0]} to {YEAR[1]}: cold {best['cold_seconds']:.3f} s, "
+        f"{best['cold_requests']} requests; re-load {best['reload_seconds']:.3f} s, {best['reload_requests']} "
+        f"request(s), {best['files']} month files",
+        flush=True,
+    )
+    return best
+
+
 def _ratio(x: float, y: float) -> str:
     return f"{x / y:.2f}" if x == x and y == y and y > 0 else "-"
 
@@ -440,7 +508,7 @@ def _line(ok: bool | None, text: str) -> None:
     print(f"{'skip' if ok is None else 'PASS' if ok else 'MISS'}  {text}")
 
 
-def print_targets(cells: list[Cell], memory: dict[str, Any] | None) -> None:
+def print_targets(cells: list[Cell], memory: dict[str, Any] | None, cache: dict[str, Any] | None = None) -> None:
     both = [cell for cell in cells if "a" in cell.runs and "b" in cell.runs]
     print("targets:")
     slower = [
@@ -493,6 +561,17 @@ def print_targets(cells: list[Cell], memory: dict[str, Any] | None) -> None:
             f"{size:.1f} MB (ru_maxrss {m['peak_rss_mb']:.0f} MB; {m['seconds']:.1f} s, load1 {m['load1']:.2f})",
         )
 
+    if cache is None:
+        _line(None, "cache: re-load of an unchanged year ≤ 5% of the cold load: not run")
+    else:
+        cold, reload = cache["cold_seconds"], cache["reload_seconds"]
+        _line(
+            reload <= 0.05 * cold,
+            f"cache: re-load of an unchanged year ≤ 5% of the cold load at 0 ms: {reload * 1000:.0f} ms "
+            f"÷ {cold * 1000:.0f} ms = {reload / cold:.1%} ({cache['rows']:,} calls, {cache['files']} month files "
+            f"for {cache['accounts']} accounts, {cache['reload_requests']} request)",
+        )
+
     if dense0 and "a" in dense0.runs and "c" in dense0.runs:
         a, c = dense0.seconds("a"), dense0.seconds("c")
         _line(
@@ -526,12 +605,13 @@ def main() -> int:
     )
     parser.add_argument("--skip-latency", action="store_true", help="only 0 ms (no --latency 0.1 sandboxes)")
     parser.add_argument("--skip-memory", action="store_true", help="no memory cell (its warm-up takes minutes)")
+    parser.add_argument("--skip-cache", action="store_true", help="no cached re-load cell")
     parser.add_argument(
         "--memory-calls", type=int, default=1_000_000, help="calls in the memory cell, not scaled (default %(default)s)"
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs of each variant; the fastest is kept (default 1)")
     parser.add_argument("--variants", default="abc", help=argparse.SUPPRESS)  # for debugging: e.g. 'bc'
-    parser.add_argument("--child", choices=[*VARIANTS, "warm"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=[*VARIANTS, "warm", "cached"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child)
@@ -561,13 +641,19 @@ def main() -> int:
     else:
         cells_failed = []
 
+    cache = None
+    if not args.skip_cache:
+        cache = run_cache_cell(profile("family", args.scale), args.repeat)
+        if cache is not None:
+            cache["accounts"] = SHAPES["family"][3] + 1
+
     print_table(cells)
     print(
         "(a)÷(b): how many times faster (b) is than (a); (b)÷(c): (b) over the floor; "
         "load1: 1-minute load average when the child started"
     )
     print()
-    print_targets(cells, memory)
+    print_targets(cells, memory, cache)
     rows_ok = check_rows(cells, memory)
     failed = [f"{cell.name} {v}" for cell in cells for v in cell.failed] + [f"memory {v}" for v in cells_failed]
     if failed:

@@ -45,7 +45,7 @@ import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -56,7 +56,7 @@ from typing import IO, TYPE_CHECKING, TypeGuard
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["METADATA_KEY", "MonthCache", "atomic_write", "read_family", "scan", "write_family"]
+__all__ = ["METADATA_KEY", "MonthCache", "atomic_write", "read_family", "read_many", "scan", "write_family"]
 
 log = logging.getLogger("connect_notebook")
 
@@ -65,6 +65,7 @@ FORMAT_VERSION = 1
 FILE_NAME = "part-0.parquet"
 _SID = re.compile(r"AC[0-9a-fA-F]{32}")
 _KIND = re.compile(r"[a-z][a-z0-9_]*")
+_FD_PATHS = Path("/proc/self/fd")  # Linux: a path for each open file descriptor
 _MONTH_FOLDER = re.compile(r"month=(\d{4})-(\d{2})")
 
 
@@ -324,16 +325,24 @@ class MonthCache:
             months. A file found unreadable here (after ``cached_days`` counted it) is
             left out with a warning: fetch every day that no run covers.
         """
+        return read_many([(self, first, last)])[0]
+
+    def _wanted(self, stack: ExitStack, first: date, last: date) -> dict[date, _Opened]:
+        """The month files holding days of ``[first, last]``, opened (kept open by ``stack``), newest first."""
+        self._migrate_once()
+        wanted: dict[date, _Opened] = {}
+        for month in sorted(_months(first, last), reverse=True):
+            opened = stack.enter_context(self._open(month))
+            if opened is not None and any(first <= d <= last for d in opened.info.days):
+                wanted[month] = opened
+        return wanted
+
+    def _assemble(
+        self, files: dict[date, tuple[_MonthFile, pl.DataFrame]], first: date, last: date
+    ) -> list[tuple[date, date, pl.DataFrame]]:
+        """The runs of covered days in ``[first, last]``, each with its rows (month files' rows, newest first)."""
         import polars as pl
 
-        self._migrate_once()
-        files: dict[date, tuple[_MonthFile, pl.DataFrame]] = {}
-        for month in _months(first, last):
-            with self._open(month) as opened:
-                if opened is not None and any(first <= d <= last for d in opened.info.days):
-                    frame = self._load(opened)
-                    if frame is not None:
-                        files[month] = (opened.info, frame)
         covered = sorted((d for info, _ in files.values() for d in info.days if first <= d <= last), reverse=True)
         runs: list[tuple[date, date, pl.DataFrame]] = []
         for run_first, run_last in _runs(covered):
@@ -502,11 +511,16 @@ class MonthCache:
             opened.file.seek(0)
             frame = pl.read_parquet(opened.file)
         except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-            problem = str(exc)
-        else:
-            if frame.schema == self.schema and frame.height == opened.info.rows:
-                return frame
-            problem = f"its rows ({frame.height}, {len(frame.columns)} columns) do not match its metadata"
+            return self._reject(opened, str(exc))
+        return self._checked(opened, frame)
+
+    def _checked(self, opened: _Opened, frame: pl.DataFrame) -> pl.DataFrame | None:
+        if frame.schema == self.schema and frame.height == opened.info.rows:
+            return frame
+        return self._reject(opened, f"its rows ({frame.height}, {len(frame.columns)} columns) differ from its metadata")
+
+    def _reject(self, opened: _Opened, problem: str) -> pl.DataFrame | None:
+        """Warn, forget the file's metadata (so the next write replaces it), and give None instead of rows."""
         self._warn(opened.path, problem)
         with self._lock:
             self._known[opened.path] = (opened.key, None)
@@ -591,6 +605,61 @@ def _runs(days_newest_first: list[date]) -> list[tuple[date, date]]:
     return runs
 
 
+def read_many(requests: Sequence[tuple[MonthCache, date, date]]) -> list[list[tuple[date, date, pl.DataFrame]]]:
+    """``MonthCache.read`` of several accounts' days at once: their month files read as one.
+
+    A re-load of a family's year opens a dozen files per account; read one by one,
+    the per-file overhead is most of the time. Files of one kind share a schema, so
+    polars can read them all in one call and each file's rows are a slice of the
+    result (its metadata says how many).
+    """
+    with ExitStack() as stack:
+        wanted = [cache._wanted(stack, first, last) for cache, first, last in requests]
+        opened = [o for w in wanted for o in w.values()]
+        frames = _read_together(opened, [cache for (cache, _, _), w in zip(requests, wanted, strict=True) for _ in w])
+        results = []
+        for (cache, first, last), files in zip(requests, wanted, strict=True):
+            if frames is not None:
+                loaded = {m: (o.info, frames[id(o)]) for m, o in files.items()}
+            else:
+                loaded = {m: (o.info, frame) for m, o in files.items() if (frame := cache._load(o)) is not None}
+            results.append(cache._assemble(loaded, first, last))
+    return results
+
+
+def _read_together(opened: list[_Opened], caches: list[MonthCache]) -> dict[int, pl.DataFrame] | None:
+    """The rows of open month files from one read, by ``id`` of each; None where that cannot be trusted.
+
+    ``/proc/self/fd/N`` names exactly the file already open (no later rename can
+    swap it). The rows must add up to the files' metadata, and each file's slice must
+    lie in its own month; otherwise (or where there are no such paths) the caller
+    reads and checks each file alone.
+    """
+    import polars as pl
+
+    if len(opened) < 2 or not _FD_PATHS.is_dir() or any(c.schema != caches[0].schema for c in caches):
+        return None
+    try:
+        whole = pl.read_parquet([_FD_PATHS / str(o.file.fileno()) for o in opened])
+    except (pl.exceptions.PolarsError, OSError, ValueError):
+        return None  # one of them is bad: each is read alone to find out which
+    if whole.schema != caches[0].schema or whole.height != sum(o.info.rows for o in opened):
+        return None
+    frames: dict[int, pl.DataFrame] = {}
+    offset = 0
+    for o, cache in zip(opened, caches, strict=True):
+        piece = whole.slice(offset, o.info.rows)
+        offset += o.info.rows
+        if piece.height:
+            month = min(o.info.days).replace(day=1)
+            times = piece.get_column(cache.time_column)
+            lo, hi = times.min(), times.max()
+            if lo is None or lo < _midnight(month) or hi >= _midnight(_month_end(month) + timedelta(days=1)):  # type: ignore[operator]
+                return None
+        frames[id(o)] = piece
+    return frames
+
+
 def scan(root: Path, kind: str, accounts: Sequence[str] | None, *, schema: pl.Schema, time_column: str) -> pl.LazyFrame:
     """A LazyFrame over the cached month files of ``accounts`` (every account under ``root/kind`` when None).
 
@@ -630,8 +699,13 @@ def _family_path(root: Path, connected_sid: str) -> Path:
 
 
 def write_family(root: Path, connected_sid: str, account_sids: Sequence[str]) -> None:
-    """Remember the accounts (the connected one and its subaccounts) reached through ``connected_sid``."""
+    """Remember the accounts (the connected one and its subaccounts) reached through ``connected_sid``.
+
+    Nothing is written when the stored family is the same (every cached load calls this).
+    """
     sids = [_check_sid(sid, "account_sids") for sid in account_sids]
+    if _family_path(root, connected_sid).exists() and read_family(root, connected_sid) == sids:
+        return
     data = {"version": FORMAT_VERSION, "connected": connected_sid, "accounts": sids}
     atomic_write(_family_path(root, connected_sid), json.dumps(data, indent=1).encode())
 

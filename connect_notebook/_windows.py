@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 
 import polars as pl
 
-from ._cache import MonthCache
+from ._cache import MonthCache, read_many
 from ._client import APIClient
 from ._exceptions import APIError
 from ._frames import (
@@ -182,18 +182,8 @@ class _Load:
 
     # -- planning: cache first, then usage counts for what is missing --
 
-    def plan(self, span: Span) -> _Plan:
-        cache = None
-        if self.cache_root is not None:
-            cache = MonthCache(
-                self.cache_root, self.kind.name, span.account_sid, time_column=self.kind.time_column,
-                schema=self.kind.schema,
-            )  # fmt: skip
-        cached: list[_Piece] = []
-        if cache is not None and not self.refresh and span.first < self.settled_before:
-            # Days this recent may still change (calls ringing, prices posted): only older ones come from the cache.
-            last_settled = min(span.last, self.settled_before - _DAY)
-            cached = [_Piece(first, last, frame=frame) for first, last, frame in cache.read(span.first, last_settled)]
+    def plan(self, span: Span, cache: MonthCache | None, cached: list[_Piece]) -> _Plan:
+        """The windows for the days of ``span`` that ``cached`` does not hold (usage counts: one or two requests)."""
         # With a cache, today gets a window of its own, so that the days before it can be written whole.
         runs = _missing_runs(span, [(p.first, p.last) for p in cached], self.today if cache is not None else None)
         windows: list[Window] = []
@@ -269,9 +259,11 @@ class _Load:
             return frame
         column = pl.col(self.kind.time_column)
         conditions = []
-        if self.start_at is not None and piece.first <= self.start_at.date():
+        # Pieces hold whole days: trim only one that reaches past an instant asked for (a filter copies the piece).
+        begins = datetime(piece.first.year, piece.first.month, piece.first.day, tzinfo=UTC)
+        if self.start_at is not None and begins < self.start_at:
             conditions.append(column >= self.start_at)
-        if piece.last >= (self.end_at - timedelta(microseconds=1)).date():
+        if begins + timedelta(days=(piece.last - piece.first).days + 1) > self.end_at:
             conditions.append(column < self.end_at)
         if self.keep is not None:
             conditions.append(self.keep)
@@ -419,8 +411,27 @@ def load_windows(
     )
     writer = _CacheWriter(load)
     pieces: dict[str, list[_Piece]] = {span.account_sid: [] for span in spans}
+    caches = {}
+    if cache_root is not None:
+        caches = {
+            s.account_sid: MonthCache(
+                cache_root, kind.name, s.account_sid, time_column=kind.time_column, schema=kind.schema
+            )
+            for s in spans
+        }
+    # Days this recent may still change (calls ringing, prices posted): only older ones come from the cache.
+    # Every account's are read at once: a family's year is dozens of month files, and one read of them all is quick.
+    settled = [(s, min(s.last, load.settled_before - _DAY)) for s in spans if s.first < load.settled_before]
+    cached: dict[str, list[_Piece]] = {}
+    if caches and not refresh and settled:
+        runs = read_many([(caches[s.account_sid], s.first, last) for s, last in settled])
+        for (span, _), found in zip(settled, runs, strict=True):
+            cached[span.account_sid] = [_Piece(first, last, frame=frame) for first, last, frame in found]
     with ThreadPoolExecutor(workers, thread_name_prefix="connect_notebook-load") as pool:
-        running: set[Future[Any]] = {pool.submit(load.plan, span) for span in spans}
+        running: set[Future[Any]] = {
+            pool.submit(load.plan, span, caches.get(span.account_sid), cached.get(span.account_sid, []))
+            for span in spans
+        }
         try:
             while running:
                 done, running = wait(running, return_when=FIRST_COMPLETED)
