@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from connect_notebook._cache import METADATA_KEY, MonthCache, atomic_write, read_family, scan, write_family
+from connect_notebook._cache import METADATA_KEY, MonthCache, atomic_write, read_family, read_many, scan, write_family
 
 SCHEMA = pl.Schema({"sid": pl.String(), "start_time": pl.Datetime("us", "UTC"), "duration": pl.Int64()})
 ACCOUNT = "AC" + "a" * 32
@@ -380,6 +380,64 @@ def test_rows_that_contradict_good_looking_metadata_are_left_out_when_read(
     assert cache.cached_days(date(2026, 10, 1), date(2026, 10, 31)) == set()
     cache.write(date(2026, 10, 2), date(2026, 10, 2), frame())
     assert month_cache(tmp_path).cached_days(date(2026, 10, 1), date(2026, 10, 31)) == {date(2026, 10, 2)}
+
+
+# -- several accounts and months at once (what a re-load of a family does) --
+
+
+def _year_of(cache: MonthCache, tag: str) -> pl.DataFrame:
+    """Two rows a day on a few days of every month from Nov 2025 to Oct 2026, written month by month."""
+    rows = []
+    for month in range(12):
+        first = date(2025 + (10 + month) // 12, (10 + month) % 12 + 1, 1)
+        for d in (first, first + timedelta(days=9), first + timedelta(days=20)):
+            day = day_rows(d, 2, tag)
+            cache.write(d, d, frame(*day))
+            rows = day + rows
+    return frame(*rows)
+
+
+def test_read_many_reads_several_accounts_months_at_once_as_each_would_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caches = [month_cache(tmp_path, ACCOUNT), month_cache(tmp_path, OTHER)]
+    truths = [_year_of(cache, tag) for cache, tag in zip(caches, ("a", "b"), strict=True)]
+    first, last = date(2025, 11, 1), date(2026, 10, 31)
+    with monkeypatch.context() as patch:
+        # Good files are read in one batch: the one-file-at-a-time path is not taken.
+        patch.setattr(MonthCache, "_load", lambda self, opened: pytest.fail(f"{opened.path} read alone"))
+        together = read_many([(cache, first, last) for cache in caches])
+    for cache, truth, runs in zip(caches, truths, together, strict=True):
+        assert [(lo, hi) for lo, hi, _ in runs] == [(lo, hi) for lo, hi, _ in cache.read(first, last)]
+        assert_frame_equal(pl.concat([f for _, _, f in runs]), truth)
+    # A range that cuts months in two: only the days asked for, from slices of the batch.
+    part = read_many([(cache, date(2026, 3, 5), date(2026, 6, 15)) for cache in caches])
+    for truth, runs in zip(truths, part, strict=True):
+        got = pl.concat([f for _, _, f in runs])
+        inside = truth.filter(pl.col("start_time").dt.date().is_between(date(2026, 3, 5), date(2026, 6, 15)))
+        assert_frame_equal(got, inside)
+
+
+@pytest.mark.parametrize("kind", ["row-count-lies", "unreadable"])
+def test_one_bad_file_in_a_batch_is_left_out_and_the_others_still_read(
+    tmp_path: Path, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caches = [month_cache(tmp_path, ACCOUNT), month_cache(tmp_path, OTHER)]
+    truths = [_year_of(cache, tag) for cache, tag in zip(caches, ("a", "b"), strict=True)]
+    bad = tmp_path / "calls" / f"account={OTHER}" / "month=2026-03" / "part-0.parquet"
+    if kind == "unreadable":
+        bad.write_bytes(bad.read_bytes()[:-40])
+    else:  # metadata that says one row more than the file holds: only the batch's total shows it
+        rows = pl.read_parquet(bad)
+        doc = json.loads(pl.read_parquet_metadata(bad)[METADATA_KEY])
+        rows.write_parquet(bad, metadata={METADATA_KEY: json.dumps({**doc, "rows": doc["rows"] + 1})})
+    first, last = date(2025, 11, 1), date(2026, 10, 31)
+    with caplog.at_level(logging.WARNING, logger="connect_notebook"):
+        good, other = read_many([(cache, first, last) for cache in caches])
+    assert_frame_equal(pl.concat([f for _, _, f in good]), truths[0])
+    march = pl.col("start_time").dt.strftime("%Y-%m") == "2026-03"
+    assert_frame_equal(pl.concat([f for _, _, f in other]), truths[1].filter(~march))
+    assert any(str(bad) in message for message in warnings_of(caplog))
 
 
 def test_a_killed_writers_half_file_is_invisible_and_removed_by_the_next_write(tmp_path: Path) -> None:
