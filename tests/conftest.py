@@ -10,6 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from connect_notebook import ConnectApp
+from connect_notebook._active import app_for_sandbox
 from connect_notebook.sandbox import Sandbox
 
 # The sandbox's clock is pinned, so every test sees the same history.
@@ -56,6 +58,12 @@ def connected(sandbox: Sandbox, customer: str) -> str:
 
 
 @pytest.fixture
+def app(sandbox: Sandbox) -> ConnectApp:
+    """The session sandbox's Connect App (owner credentials, sandbox URLs)."""
+    return app_for_sandbox(sandbox)
+
+
+@pytest.fixture
 def api(sandbox: Sandbox, connected: str) -> Iterator[httpx.Client]:
     """httpx authenticated as the Connect App for ``customer`` (its Connect subaccount, the owner's token)."""
     with httpx.Client(base_url=sandbox.api_url, auth=(connected, sandbox.owner_auth_token)) as client:
@@ -75,9 +83,7 @@ def specs_dir() -> Path:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail loudly if a test left a server thread running."""
-    leaked = [
-        t.name for t in threading.enumerate() if t.name.startswith("connect_notebook-") and t.is_alive()
-    ]
+    leaked = [t.name for t in threading.enumerate() if t.name.startswith("connect_notebook-") and t.is_alive()]
     if leaked:
         session.exitstatus = 1
         print(f"\nleaked server threads: {leaked}")

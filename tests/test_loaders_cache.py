@@ -5,68 +5,47 @@ per account and month, the days it covers in its footer, and ``families/<AC>.jso
 ``scan_calls(connected)``. Days older than ``lookback_days`` come from the cache; what a
 load fetched is read from the sandbox's request log (``fetched_days``), what the cache
 covers from the footers (``covered_days``). Every frame is compared with the ground truth
-of ``test_loaders.py``.
+of ``loader_support.py``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from loader_support import (
+    NOW,
+    Record,
+    _utc,
+    as_utc,
+    authorized,
+    clear_log,
+    covered_days,
+    days_between,
+    expected_calls,
+    expected_messages,
+    family_truth,
+    fetched_days,
+    in_range,
+    logged,
+    month_files,
+    solo,
+)
 from polars.testing import assert_frame_equal
 
 import connect_notebook as cn
 from connect_notebook import CALLS_SCHEMA, ConnectApp
 from connect_notebook._active import app_for_sandbox
 from connect_notebook.sandbox import Profile, Sandbox
-
-
-def _test_loaders() -> ModuleType:
-    """The shared builders of ``test_loaders.py`` (see ``test_loaders_family.py`` for why this way)."""
-    name = "test_loaders"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("test_loaders.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_shared = _test_loaders()
-NOW = _shared.NOW
-Record = dict[str, Any]
-_utc = _shared._utc
-as_utc = _shared.as_utc
-authorized = _shared.authorized
-clear_log = _shared.clear_log
-covered_days = _shared.covered_days
-days_between = _shared.days_between
-expected_calls = _shared.expected_calls
-expected_messages = _shared.expected_messages
-family_truth = _shared.family_truth
-fetched_days = _shared.fetched_days
-in_range = _shared.in_range
-logged = _shared.logged
-month_files = _shared.month_files
-solo = _shared.solo
-
-
-@pytest.fixture
-def app(sandbox: Sandbox) -> ConnectApp:
-    return app_for_sandbox(sandbox)
 
 
 @pytest.fixture

@@ -6,23 +6,30 @@ the three default customers of the session sandbox (a dense family of three acco
 a sparse single account of eight years, a growing family of four accounts with one
 closed), that every loader covers exactly the family, or the ``accounts=`` asked for,
 and that ``cn.accounts()`` / ``customer()`` describe it. Expected frames come from
-``test_loaders.py``'s independent builders; usage and alerts are compared with the
+``loader_support.py``'s independent builders; usage and alerts are compared with the
 sandbox's API read directly.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
 import polars as pl
 import pytest
+from loader_support import (
+    NOW,
+    Record,
+    authorized,
+    clear_log,
+    expected_calls,
+    expected_messages,
+    family_truth,
+    in_range,
+    logged,
+)
 from polars.testing import assert_frame_equal
 
 import connect_notebook as cn
@@ -31,47 +38,11 @@ from connect_notebook._active import app_for_sandbox
 from connect_notebook._family import customer as customer_of
 from connect_notebook.sandbox import Profile, Sandbox
 
-
-def _test_loaders() -> ModuleType:
-    """The shared builders of ``test_loaders.py``, as the module pytest itself imports.
-
-    Without ``tests/__init__.py`` and with ``--import-mode=importlib``, pytest registers
-    that file as the module ``test_loaders``; when this file runs alone it is loaded the
-    same way, so the two never exist twice.
-    """
-    name = "test_loaders"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("test_loaders.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_shared = _test_loaders()
-NOW = _shared.NOW
-Record = dict[str, Any]
-as_utc = _shared.as_utc
-authorized = _shared.authorized
-clear_log = _shared.clear_log
-expected_calls = _shared.expected_calls
-expected_messages = _shared.expected_messages
-family_truth = _shared.family_truth
-in_range = _shared.in_range
-logged = _shared.logged
-total_requests = _shared.total_requests
-
 DEFAULT_CUSTOMERS = [
     pytest.param(0, id="dense-family-of-three"),
     pytest.param(1, id="sparse-single-account-of-eight-years"),
     pytest.param(2, id="growing-family-with-a-closed-subaccount"),
 ]
-
-
-@pytest.fixture
-def app(sandbox: Sandbox) -> ConnectApp:
-    return app_for_sandbox(sandbox)
 
 
 @pytest.fixture(params=DEFAULT_CUSTOMERS)

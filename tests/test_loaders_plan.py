@@ -4,7 +4,7 @@ A load plans day windows from usage counts (``_planner``), so its cost is the pa
 the data needs plus a little planning, whatever the shape of the history: dense,
 sparse with dormant months and a day of more than 10,000 calls, growing, a family of
 several accounts. Costs are read from the sandbox's request log; results are always
-compared with the ground truth of ``test_loaders.py`` (``family_truth``), also when the
+compared with the ground truth of ``loader_support.py`` (``family_truth``), also when the
 usage counts lie (``Faults(usage=…)``), when pages repeat records (§8.2), and for
 random ranges (hypothesis).
 """
@@ -13,24 +13,38 @@ from __future__ import annotations
 
 import bisect
 import functools
-import importlib.util
 import json
 import math
-import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from loader_support import (
+    NOW,
+    Record,
+    _utc,
+    authorized,
+    clear_log,
+    days_between,
+    expected_calls,
+    expected_messages,
+    family_truth,
+    fetched_days,
+    in_range,
+    log_summary,
+    logged,
+    solo,
+    total_requests,
+    window_days,
+)
 from polars.testing import assert_frame_equal
 
 import connect_notebook as cn
@@ -40,41 +54,8 @@ from connect_notebook._active import app_for_sandbox
 from connect_notebook._client import APIClient
 from connect_notebook.sandbox import Faults, Profile, Sandbox
 
-
-def _test_loaders() -> ModuleType:
-    """The shared builders of ``test_loaders.py`` (see ``test_loaders_family.py`` for why this way)."""
-    name = "test_loaders"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("test_loaders.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_shared = _test_loaders()
-NOW = _shared.NOW
-Record = dict[str, Any]
-_utc = _shared._utc
-authorized = _shared.authorized
-clear_log = _shared.clear_log
-days_between = _shared.days_between
-expected_calls = _shared.expected_calls
-family_truth = _shared.family_truth
-fetched_days = _shared.fetched_days
-in_range = _shared.in_range
-log_summary = _shared.log_summary
-logged = _shared.logged
-solo = _shared.solo
-total_requests = _shared.total_requests
 USAGE_HINTS = ("exact", "lagging", "missing", "low", "high", "zero")
 PAGE = 1000
-
-
-@pytest.fixture
-def app(sandbox: Sandbox) -> ConnectApp:
-    return app_for_sandbox(sandbox)
 
 
 def pages_of(sb: Sandbox, accounts: list[str]) -> int:
@@ -93,7 +74,7 @@ def started(profiles: list[Profile]) -> Iterator[tuple[Sandbox, str, str]]:
 def assert_windows_cover_each_day_once(sb: Sandbox, spans: dict[str, set[date]]) -> None:
     """The first pages of the windows, per account: no day asked twice, every day of its span asked."""
     for sid, days in spans.items():
-        windows = [_shared.window_days(r) for r in logged(sb, "Calls.json") if r.account == sid and r.is_first_page]
+        windows = [window_days(r) for r in logged(sb, "Calls.json") if r.account == sid and r.is_first_page]
         asked = Counter(d for w in windows for d in w)
         assert set(asked) == days, sid
         assert max(asked.values(), default=1) == 1, sid
@@ -386,7 +367,7 @@ def test_lying_sms_counts_never_change_the_messages(liar: tuple[Sandbox, str, st
     frame = cn.load_messages(connected, app=app_for_sandbox(sb), start=start, progress=False)
     expected = in_range(family_truth(sb, main, "messages"), "date_sent", start, None)
     assert expected
-    assert_frame_equal(frame, _shared.expected_messages(expected))
+    assert_frame_equal(frame, expected_messages(expected))
 
 
 # --- records repeated across pages (§8.2) ----------------------------------------------------
