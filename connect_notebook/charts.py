@@ -117,31 +117,37 @@ def _parents(calls: pl.DataFrame) -> pl.DataFrame:
     return calls.filter(pl.col("parent_call_sid").is_null())
 
 
-def calls_over_time(calls: pl.DataFrame, *, every: Every = "day", tz: str = "UTC") -> Any:
-    """Calls per hour / day / week, stacked by final status (parent legs only)."""
-    data = _counts_over_time(_parents(calls), "start_time", "status", "calls", every, tz)
+def _stacked_over_time(data: pl.DataFrame, by: str, every: Every, tz: str, color: Any, title: str) -> Any:
+    """Bars of calls per period, stacked by ``by`` (data from ``_counts_over_time``)."""
     chart = (
         _chart(data)
         .mark_bar()
         .encode(
             x=_time_axis(every, tz),
             y=alt.Y("calls:Q", title="Calls", stack="zero"),
-            color=alt.Color(
-                "status:N",
-                title="Status",
-                sort=list(STATUS_ORDER),
-                scale=alt.Scale(domain=list(STATUS_ORDER), range=list(STATUS_COLORS)),
-            ),
-            order=alt.Order("status:N"),
+            color=color,
+            order=alt.Order(f"{by}:N"),
             tooltip=[
                 alt.Tooltip("period:T", title=every, timeUnit=_TIME_UNIT[every]),
-                "status:N",
+                f"{by}:N",
                 alt.Tooltip("calls:Q", format=","),
             ],
         )
         .properties(width=640, height=240)
     )
-    return _themed(chart, "Calls over time, by status")
+    return _themed(chart, title)
+
+
+def calls_over_time(calls: pl.DataFrame, *, every: Every = "day", tz: str = "UTC") -> Any:
+    """Calls per hour / day / week, stacked by final status (parent legs only)."""
+    data = _counts_over_time(_parents(calls), "start_time", "status", "calls", every, tz)
+    color = alt.Color(
+        "status:N",
+        title="Status",
+        sort=list(STATUS_ORDER),
+        scale=alt.Scale(domain=list(STATUS_ORDER), range=list(STATUS_COLORS)),
+    )
+    return _stacked_over_time(data, "status", every, tz, color, "Calls over time, by status")
 
 
 def direction_split(calls: pl.DataFrame) -> Any:
@@ -542,20 +548,5 @@ def calls_by_account(
         tz,
     )
     order = [n for n in accounts["friendly_name"].to_list() if n in set(data["account"].to_list())]
-    chart = (
-        _chart(data)
-        .mark_bar()
-        .encode(
-            x=_time_axis(every, tz),
-            y=alt.Y("calls:Q", title="Calls", stack="zero"),
-            color=alt.Color("account:N", title="Account", sort=order),
-            order=alt.Order("account:N"),
-            tooltip=[
-                alt.Tooltip("period:T", title=every, timeUnit=_TIME_UNIT[every]),
-                "account:N",
-                alt.Tooltip("calls:Q", format=","),
-            ],
-        )
-        .properties(width=640, height=240)
-    )
-    return _themed(chart, "Calls over time, by account")
+    color = alt.Color("account:N", title="Account", sort=order)
+    return _stacked_over_time(data, "account", every, tz, color, "Calls over time, by account")

@@ -4,7 +4,7 @@ A Connect authorization hands the app its own subaccount's SID (``twilio-api-not
 §8.1): every load here authenticates as that SID (the ``connected`` fixture) and covers
 the customer's whole family. The ground truth of a family is ``family_truth``: the
 union of ``Sandbox.calls()`` / ``Sandbox.messages()`` over ``Sandbox.family()``,
-newest first, ties in family order. Every expected frame is built here, independently
+newest first, ties in family order. Every expected frame is built in ``loader_support``, independently
 of ``connect_notebook._frames``, from those records exactly as the API renders them:
 RFC 2822 dates parsed with ``email.utils``, numbers with ``int`` / ``float``, ``cost``
 negated from ``price``, ``our_number`` / ``counterpart`` from the direction. A loader
