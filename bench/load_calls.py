@@ -1,7 +1,8 @@
 """Loading a customer's calls across its account family: connect_notebook against twilio-python and the raw floor.
 
 Run: ``python bench/load_calls.py [--scale 1] [--shapes dense,sparse,growing,family]
-[--skip-latency] [--skip-memory] [--memory-calls 1000000] [--repeat 1]``.
+[--skip-latency] [--skip-memory] [--skip-cache] [--memory-calls 1000000] [--repeat 3]``
+(about 12 minutes; ``--repeat 1`` about a third of that, with noisier figures).
 
 Shapes. Each runs in a sandbox process of its own (``python -m connect_notebook.sandbox
 --port 0 --now 2026-11-01T00:00:00Z --authorize all --profile P``), once with no added
@@ -51,7 +52,8 @@ requests are real. Peak RSS is the child's ``ru_maxrss``, cross-checked with its
 Memory cell (``--skip-memory`` skips it; its sandbox warm-up takes minutes at the
 default size): dense, 90 days, ``--memory-calls`` calls (not scaled), 0 ms, (b) only:
 (``VmHWM`` after the load - ``VmRSS`` right after imports) / ``estimated_size()``.
-``--repeat N`` runs each variant N times and keeps the fastest (and the highest peak RSS).
+``--repeat N`` (3 by default: the machine is shared) runs each variant N times and keeps
+the fastest (and the highest peak RSS).
 
 Cache cell (``--skip-cache`` skips it): the family shape at 0 ms, ``load_calls`` over one
 year (``YEAR``, all of it settled) with a fresh ``cache_dir``: the cold load fetches and
@@ -609,7 +611,7 @@ def main() -> int:
     parser.add_argument(
         "--memory-calls", type=int, default=1_000_000, help="calls in the memory cell, not scaled (default %(default)s)"
     )
-    parser.add_argument("--repeat", type=int, default=1, help="runs of each variant; the fastest is kept (default 1)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each variant; the fastest is kept (default 3)")
     parser.add_argument("--variants", default="abc", help=argparse.SUPPRESS)  # for debugging: e.g. 'bc'
     parser.add_argument("--child", choices=[*VARIANTS, "warm", "cached"], help=argparse.SUPPRESS)
     args = parser.parse_args()
