@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ._exceptions import ConfigError
+from ._redact import shown
 
 __all__ = [
     "DEFAULT_API_URL",
@@ -26,7 +27,6 @@ __all__ = [
     "ConnectApp",
     "EnvVar",
     "check_sid",
-    "shown",
 ]
 
 DEFAULT_API_URL = "https://api.twilio.com"
@@ -98,11 +98,6 @@ def check_sid(value: object, prefix: str, what: str) -> str:
         )
         raise ConfigError(msg)
     return value
-
-
-def shown(value: object) -> str:
-    """A value for an error message, cut short: a token pasted into the wrong field must not be echoed."""
-    return repr(value)[:5] + "…'" if isinstance(value, str) and len(value) > 4 else repr(value)
 
 
 def _check_url(value: str, name: str) -> str:

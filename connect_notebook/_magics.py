@@ -20,8 +20,9 @@ from . import _active
 from ._active import active_app, is_embedded_sandbox, revocation_listeners, use_app
 from ._callback import CallbackServer
 from ._client import APIClient
-from ._config import ConnectApp, check_sid, shown
+from ._config import ConnectApp, check_sid
 from ._exceptions import ConfigError, ConnectNotebookError
+from ._redact import shown
 from ._session import ConnectedAccount, Session, default_session_file
 from ._widget import ConnectButton
 
