@@ -6,12 +6,20 @@ worth retrying: 429, 500/502/503/504, connection errors, and bodies that arrive
 cut or undecodable. Retrying lives here rather than in an ``httpx`` transport
 because "undecodable" is only known once the caller has tried to decode the
 page, and a page must be retried, never skipped or duplicated.
+
+Paging trusts the server's next-page links only so far (issue 10): a link is
+followed only on the origin its listing started from, never twice in one
+listing, and never past ``MAX_PAGES``. Whatever the server writes into an error
+reaches an exception only through ``redact``, and no exception raised here
+chains an httpx error, whose ``.request`` holds the Authorization header.
 """
 
 from __future__ import annotations
 
 import email.utils
 import logging
+import math
+import re
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -24,33 +32,83 @@ from ._exceptions import (
     APIError,
     AuthorizationRevoked,
     NotFoundError,
+    PagingError,
     RateLimitError,
     ServerError,
     TransportError,
 )
+from ._redact import redact
 from ._retry import RetryPolicy, Throttle
 from ._version import __version__
 
-__all__ = ["APIClient"]
+__all__ = ["API_URL_FIELDS", "MAX_PAGES", "NO_CREDENTIALS_URL_FIELDS", "APIClient"]
 
 log = logging.getLogger("connect_notebook")
 T = TypeVar("T")
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
+MAX_PAGES = 20_000
+"""Hard cap on the pages of one listing: 20 million records at 1,000 a page.
 
-class _Undecodable(Exception):
-    """A 200 whose body could not be decoded (cut short, not JSON): worth another try."""
+A load's windows are planned at a few hundred pages at most, and no day of any
+account comes near this; a listing that gets here has links that never end.
+"""
+
+# The ConnectApp URLs that are APIs, and so get the owner's credentials; a listing must start on one
+# of them and stay on its origin. Every ``*_url`` field of ConnectApp is in exactly one of these two
+# lists (a test checks), so a URL the app gains later (Insights, BulkExport) is trusted only on purpose.
+API_URL_FIELDS = ("api_url", "monitor_url")
+NO_CREDENTIALS_URL_FIELDS = ("authorize_base_url",)  # the authorize page a browser opens, never fetched here
+# BulkExport (issue 13, not built yet) answers a day's file with a redirect to a signed download URL on
+# another host. That URL must be fetched *without* credentials (a plain request, not through this client):
+# httpx drops auth on cross-origin redirects, but a URL read from a body and fetched here would not be.
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # RFC 9110's 1*DIGIT, and a fraction tolerated
+Origin = tuple[str, str, int]
+
+
+def _parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """The seconds a ``Retry-After`` value asks to wait, or None to ignore it (RFC 9110 §10.2.3).
+
+    ``delay-seconds`` (a fraction is tolerated), or an HTTP-date in any of its three
+    forms (IMF-fixdate, obsolete RFC 850, asctime) with whatever zone text; a date in
+    the past means 0. Anything else (negative, ``nan``, ``inf``, garbage, a date that
+    does not exist) is ignored, never raised: the retry then backs off as if the
+    header were absent. The result is finite and not negative; ``RetryPolicy`` caps it.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if _DELAY_SECONDS.fullmatch(text):  # ASCII digits only: float() would also take "nan", "1e9", "１２"
+        seconds = float(text)
+        return seconds if math.isfinite(seconds) else None
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except Exception:  # noqa: BLE001 - a stdlib parser fed the server's text: any failure means "not a date"
+        return None
+    if when.tzinfo is None:
+        # "-0000", no zone, or one the parser does not know: HTTP dates are GMT (RFC 9110 §5.6.7).
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
+    return _parse_retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
+
+
+def _origin(url: httpx.URL) -> Origin | None:
+    """(scheme, host, port) of an absolute http(s) URL, default ports made explicit."""
+    if url.scheme not in _DEFAULT_PORTS or not url.host:
         return None
-    try:
-        return float(value)
-    except ValueError:
-        when = email.utils.parsedate_to_datetime(value) if "," in value else None
-        return max(0.0, (when - datetime.now(UTC)).total_seconds()) if when else None
+    return url.scheme, url.host, url.port or _DEFAULT_PORTS[url.scheme]
+
+
+def _host(origin: Origin) -> str:
+    """How a message names an origin: its host, and its port unless the scheme's default."""
+    scheme, host, port = origin
+    host = f"[{host}]" if ":" in host else host
+    return host if port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
 
 
 def _error_body(response: httpx.Response) -> dict[str, Any]:
@@ -103,6 +161,8 @@ class APIClient:
         }
         self._client: httpx.Client | None = None
         self._client_lock = threading.Lock()
+        configured = (getattr(app, name, None) for name in API_URL_FIELDS)
+        self._api_origins = {_origin(httpx.URL(u)) for u in configured if u} - {None}
 
     @property
     def _http(self) -> httpx.Client:
@@ -130,7 +190,7 @@ class APIClient:
 
     def absolute(self, uri: str) -> str:
         """Absolute URL of a ``*_page_uri`` (relative to the API's host) or an absolute URL."""
-        return uri if uri.startswith(("http://", "https://")) else f"{self.app.api_url}{uri}"
+        return uri if uri[:8].lower().startswith(("http://", "https://")) else f"{self.app.api_url}{uri}"
 
     def fetch(
         self, url: str, decode: Callable[[bytes], T], *, what: str = "page", form: dict[str, str] | None = None
@@ -140,7 +200,9 @@ class APIClient:
         ``decode`` raising ``ValueError`` (or any exception) counts as an
         undecodable body and is retried like a dropped connection.
         """
-        last: Exception | None = None
+        # The last failure: our APIError, or a description of an httpx error or undecodable body. The
+        # exceptions themselves are not kept: an httpx error's .request holds the Authorization header.
+        last: APIError | AuthorizationRevoked | str = "no error recorded"
         for attempt in range(1, self.retry.attempts + 1):
             retry_after: float | None = None
             try:
@@ -150,32 +212,32 @@ class APIClient:
                     else:  # only idempotent updates are posted, so they may be retried too
                         response = self._http.post(url, data=form)
                     body = response.read()
+            except httpx.TransportError as exc:
+                last = self._describe(exc)
+            else:
                 if response.status_code == 200:
                     try:
                         result = decode(body)
-                    except Exception as exc:  # noqa: BLE001 - any decode failure means a bad body
-                        msg = f"undecodable body ({len(body)} bytes): {exc}"
-                        raise _Undecodable(msg) from exc
-                    if self.throttle:
-                        self.throttle.succeeded()
-                    return result
-                if response.status_code not in _RETRY_STATUSES:
+                    except Exception as exc:  # noqa: BLE001 - any decode failure means a bad body, worth a retry
+                        last = f"undecodable body ({len(body)} bytes): {self._describe(exc)}"
+                    else:
+                        if self.throttle:
+                            self.throttle.succeeded()
+                        return result
+                elif response.status_code not in _RETRY_STATUSES:
                     raise self._error(response, url)
-                retry_after = _retry_after(response)
-                if response.status_code == 429 and self.throttle:
-                    self.throttle.rate_limited()
-                last = self._error(response, url)
-            except httpx.TransportError as exc:
-                last = exc
-            except _Undecodable as exc:
-                last = exc
+                else:
+                    retry_after = _retry_after(response)
+                    if response.status_code == 429 and self.throttle:
+                        self.throttle.rate_limited()
+                    last = self._error(response, url)
             if attempt < self.retry.attempts:
                 delay = self.retry.delay(attempt, retry_after)
                 log.info(
                     "retrying %s %s after %s (attempt %d, waiting %.2fs)",
                     what,
-                    url,
-                    _describe(last),
+                    self._shown(url),
+                    last,
                     attempt,
                     delay,
                 )
@@ -189,14 +251,81 @@ class APIClient:
         return self.fetch(url, json.loads, what="resource")
 
     def iter_pages(
-        self, url: str, decode: Callable[[bytes], tuple[T, str | None]], *, what: str = "page"
+        self,
+        url: str,
+        decode: Callable[[bytes], tuple[T, str | None]],
+        *,
+        what: str = "page",
+        max_pages: int = MAX_PAGES,
     ) -> Iterator[T]:
-        """Follow a list's next-page links; ``decode`` returns (records, next link or None)."""
-        next_url: str | None = url
-        while next_url:
+        """Follow a list's next-page links; ``decode`` returns (records, next link or None).
+
+        ``url`` must be on one of the app's API URLs (``ValueError`` otherwise, before
+        any request). Each link is checked before it is fetched, and ``PagingError`` is
+        raised instead of a request when it points at another origin than ``url``'s
+        (the credentials would go there), when it repeats a page of this listing (a
+        self-link or a cycle), or when the listing would pass ``max_pages`` pages.
+        """
+        start = httpx.URL(url)
+        origin = _origin(start)
+        if origin is None or origin not in self._api_origins:
+            msg = (
+                f"iter_pages must start on one of the app's API URLs ({', '.join(API_URL_FIELDS)}), "
+                f"not on {redact(_host(origin)) if origin else 'a URL without an http(s) host'}: "
+                "build the URL with APIClient.api() or from the app's URLs"
+            )
+            raise ValueError(msg)
+        followed = {str(start)}
+        next_url, pages = url, 0
+        while True:
             records, link = self.fetch(next_url, decode, what=what)
+            pages += 1
             yield records
-            next_url = self.absolute(link) if link else None
+            if not link:
+                return
+            next_url = self._next_page(link, origin, followed, pages, max_pages, what)
+
+    def _next_page(self, link: str, origin: Origin, followed: set[str], pages: int, max_pages: int, what: str) -> str:
+        """The absolute URL of ``link`` if it may be fetched for this listing, else ``PagingError``."""
+        where = f"page {pages:,} of a listing ({what})"
+        absolute = self.absolute(link)
+        try:
+            target = httpx.URL(absolute)
+        except (httpx.InvalidURL, ValueError, TypeError):
+            target = None
+        target_origin = _origin(target) if target is not None else None
+        if target is None or target_origin is None:
+            msg = (
+                f"{where} links to something that is not a valid URL, so the listing stops there; "
+                f"the server at {_host(origin)} is misbehaving: check the app's {' and '.join(API_URL_FIELDS)}"
+            )
+            raise PagingError(msg)
+        if target_origin != origin or target.userinfo:
+            # Named by host only: the rest of the link may carry anything, secrets included.
+            msg = (
+                f"{where} links to {redact(_host(target_origin))}"
+                + (" with a user name" if target.userinfo and target_origin == origin else "")
+                + f", not to {_host(origin)} where the listing started; it was not followed, because "
+                "that would send the owner's credentials there. The server is misbehaving: check that the "
+                f"app's {' and '.join(API_URL_FIELDS)} point at Twilio (or the sandbox)"
+            )
+            raise PagingError(msg)
+        key = str(target)
+        if key in followed:
+            msg = (
+                f"{where} links back to a page already fetched in this listing, so the server's paging "
+                "loops; the listing stops here instead of fetching the same pages forever. Try again later"
+            )
+            raise PagingError(msg)
+        if pages >= max_pages:
+            msg = (
+                f"{where} links to another page, but a listing of more than {max_pages:,} pages is more than "
+                "any day of any account holds, so its links never end; the listing stops here. "
+                "Load a shorter range, and report the server if it happens again"
+            )
+            raise PagingError(msg)
+        followed.add(key)
+        return absolute
 
     # -- errors --
 
@@ -204,8 +333,10 @@ class APIClient:
         body = _error_body(response)
         status = response.status_code
         code = body.get("code") if isinstance(body.get("code"), int) else None
-        api_message = body.get("message") if isinstance(body.get("message"), str) else None
-        more_info = body.get("more_info") if isinstance(body.get("more_info"), str) else None
+        # The server's words, masked: a server that echoes the request would otherwise put the token here.
+        api_message = redact(body["message"], self.app.auth_token) if isinstance(body.get("message"), str) else None
+        more_info = redact(body["more_info"], self.app.auth_token) if isinstance(body.get("more_info"), str) else None
+        url = self._shown(url)
         if status == 401 and self.account_sid != self.app.account_sid:
             msg = (
                 f"Twilio refused the owner's Auth Token for account {self.account_sid} "
@@ -239,15 +370,26 @@ class APIClient:
             return ServerError(msg, **kwargs)
         return APIError(msg, **kwargs)
 
-    def _exhausted(self, url: str, what: str, last: Exception | None) -> Exception:
+    def _exhausted(self, url: str, what: str, last: APIError | AuthorizationRevoked | str) -> Exception:
         tries = self.retry.attempts
-        if isinstance(last, APIError):
-            last.args = (f"{last.args[0]} (still failing after {tries} tries of this {what})",)
-            return last
-        msg = f"no usable answer for {what} {url} after {tries} tries: {_describe(last)}"
-        error = TransportError(msg)
-        error.__cause__ = last
-        return error
+        if isinstance(last, str):
+            msg = f"no usable answer for {what} {self._shown(url)} after {tries} tries: {last}"
+            return TransportError(msg)  # the httpx error only described (in ``last``), never chained
+        last.args = (f"{last.args[0]} (still failing after {tries} tries of this {what})",)
+        return last
+
+    def _describe(self, exc: BaseException) -> str:
+        """An exception as a message names it: its type and its text, masked."""
+        text = redact(str(exc), self.app.auth_token)
+        return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+    def _shown(self, url: str) -> str:
+        """``url`` as a message shows it: whole (its AccountSid included), unless the token is in it.
+
+        The URLs fetched are the app's own, or links on their origin; only a misbehaving
+        server puts the token into one, and then the URL is masked like any server text.
+        """
+        return url if redact(url, self.app.auth_token) == redact(url) else redact(url, self.app.auth_token)
 
 
 class _NoThrottle:
@@ -259,9 +401,3 @@ class _NoThrottle:
 
 
 _NO_THROTTLE = _NoThrottle()
-
-
-def _describe(exc: Exception | None) -> str:
-    if exc is None:
-        return "no error recorded"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

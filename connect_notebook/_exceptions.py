@@ -13,8 +13,13 @@
     │   ├── RateLimitError        429 still answered after every retry (.retry_after)
     │   └── ServerError           5xx still answered after every retry
     ├── TransportError            no usable answer (connection failures, cut or undecodable bodies)
-    │                             after every retry; the httpx error is the __cause__
+    │                             after every retry; the httpx error is described, not chained
+    ├── PagingError               a listing's next-page links leave its origin, repeat, or never end
     └── SchemaError               a payload does not fit the schema a loader expects
+
+No exception here chains an httpx error (``__cause__`` / ``__context__``): its
+``.request`` holds the Authorization header. Server text in a message is masked
+with ``_redact.redact``.
 
 Misuse of the API (starting a server twice, bad argument types or values)
 raises ``RuntimeError`` / ``ValueError`` / ``TypeError`` instead, so that catching
@@ -32,6 +37,7 @@ __all__ = [
     "ConnectDeclined",
     "ConnectNotebookError",
     "NotFoundError",
+    "PagingError",
     "RateLimitError",
     "SchemaError",
     "ServerError",
@@ -114,7 +120,20 @@ class ServerError(APIError):
 
 
 class TransportError(ConnectNotebookError):
-    """Raised when no usable answer arrived after every retry: connection errors, cut or undecodable bodies."""
+    """Raised when no usable answer arrived after every retry: connection errors, cut or undecodable bodies.
+
+    The httpx error is named in the message (type and masked text), never chained:
+    its ``.request`` carries the Authorization header.
+    """
+
+
+class PagingError(ConnectNotebookError):
+    """Raised when a listing's next-page link cannot be followed safely.
+
+    The link points at another origin than the listing's (the credentials would go
+    there), repeats a page already fetched (a loop), or the listing passes the hard
+    cap on pages. No request is sent for the link; the message names its host only.
+    """
 
 
 class SchemaError(ConnectNotebookError):

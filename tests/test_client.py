@@ -2,22 +2,33 @@
 
 Retries record the delays they would have waited (``RetryPolicy(sleep=...)``), so no
 test sleeps. ``httpx.MockTransport`` is used once, for a ``Retry-After`` given as an
-HTTP date, which the sandbox never sends.
+HTTP date. What the sandbox cannot send (a server echoing the credentials, odd
+``Retry-After`` values) comes from throwaway Tornado apps on ``ServerThread``.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import email.utils
 import json
+import logging
+import math
 import random
 import socket
 import threading
+import traceback
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import polars as pl
 import pytest
+import tornado.web
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connect_notebook import (
     APIError,
@@ -30,9 +41,10 @@ from connect_notebook import (
     TransportError,
 )
 from connect_notebook._active import app_for_sandbox
-from connect_notebook._client import APIClient
+from connect_notebook._client import APIClient, _parse_retry_after
 from connect_notebook._frames import decode_calls_page
 from connect_notebook._retry import Throttle
+from connect_notebook._serving import ServerThread
 from connect_notebook.sandbox import Faults, Sandbox
 
 
@@ -79,6 +91,13 @@ def calls_path(customer: str, query: str = "PageSize=5") -> str:
 def sent(sandbox: Sandbox, path: str) -> int:
     """How many times the sandbox received ``GET path`` since the last reset."""
     return sandbox.requests.get(f"GET {path}", 0)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: every connection to it is refused."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 # --- success and error mapping ------------------------------------------------------
@@ -281,39 +300,35 @@ def test_server_error_after_every_attempt_is_server_error_naming_the_url(
 @pytest.mark.parametrize(
     ("kind", "cause"),
     [
-        pytest.param("truncate", None, id="truncated-body"),
-        pytest.param("reset", httpx.TransportError, id="reset"),
+        pytest.param("truncate", ("undecodable",), id="truncated-body"),
+        pytest.param("reset", ("ReadError", "RemoteProtocolError"), id="reset"),  # which one is the platform's
     ],
 )
 def test_cut_bodies_after_every_attempt_are_transport_error_naming_the_url(
-    sandbox: Sandbox, customer: str, client: APIClient, kind: str, cause: type[BaseException] | None
+    sandbox: Sandbox, customer: str, client: APIClient, kind: str, cause: tuple[str, ...]
 ) -> None:
     sandbox.fail_next(5, kind=kind)
     url = client.api("Calls.json?PageSize=5", account_sid=customer)
     with pytest.raises(TransportError) as info:
         client.fetch(url, json.loads)
     assert url in str(info.value)
-    assert info.value.__cause__ is not None
-    if cause is not None:
-        assert isinstance(info.value.__cause__, cause)
-    else:
-        assert "undecodable" in str(info.value)
+    # The httpx error is described, not chained: its .request holds the Authorization header.
+    assert info.value.__cause__ is None
+    assert info.value.__context__ is None
+    assert any(name in str(info.value) for name in cause)
 
 
-def test_connection_refused_is_transport_error_after_every_attempt_with_the_httpx_cause(
+def test_connection_refused_is_transport_error_after_every_attempt_naming_the_httpx_error(
     app: ConnectApp, customer: str, connected: str, delays: Delays
 ) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    # Nothing listens on the port now: every connection is refused.
-    closed = dataclasses.replace(app, api_url=f"http://127.0.0.1:{port}")
+    closed = dataclasses.replace(app, api_url=f"http://127.0.0.1:{closed_port()}")
     with APIClient(closed, customer, retry=RetryPolicy(attempts=4, sleep=delays, rng=MaxRandom())) as client:
         url = client.api("Calls.json", account_sid=customer)
         with pytest.raises(TransportError) as info:
             client.fetch(url, json.loads)
     exc = info.value
-    assert isinstance(exc.__cause__, httpx.ConnectError)
+    assert "ConnectError" in str(exc)
+    assert exc.__cause__ is None
     assert url in str(exc)
     assert "4 tries" in str(exc)
     assert delays == [0.2, 0.4, 0.8]
@@ -494,3 +509,290 @@ def test_retry_after_as_an_http_date_is_honoured(
     with APIClient(app, connected, retry=retry, transport=_date_then_ok(retry_after)) as client:
         assert client.fetch(client.api("Calls.json", account_sid=customer), json.loads) == {"ok": True}
     assert delays == [expected]
+
+
+# --- no secret in exception text or chained causes (issue 10, items 2 and 3) ------------------
+#
+# A throwaway Tornado server (ServerThread, port 0) echoes the request's credentials in its
+# error body: the Basic header as sent, and the decoded "sid:token". Nothing the client
+# raises may carry either, in any attribute, message, chained exception or traceback text.
+
+OWNER = "AC" + "1" * 32
+CUSTOMER = "AC" + "2" * 32
+CONNECT_APP = "CN" + "3" * 32
+TOKEN = "5e0f3d2c1b0a99887766554433221100"
+
+
+def basic(sid: str, token: str) -> str:
+    return base64.b64encode(f"{sid}:{token}".encode()).decode()
+
+
+def reachable(exc: BaseException) -> list[str]:
+    """Every text an exception leads to: message, repr, args, attributes, chained causes, traceback.
+
+    httpx requests and responses are opened up (their headers are where a Basic header lives),
+    and listed in ``found`` so a test can also say none is reachable at all.
+    """
+    texts = ["".join(traceback.format_exception(exc))]
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        obj = todo.pop()
+        if obj is None or isinstance(obj, bool | int | float) or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, str):
+            texts.append(obj)
+            continue
+        if isinstance(obj, bytes):
+            texts.append(obj.decode("latin-1"))
+            continue
+        texts.append(repr(obj))
+        if isinstance(obj, BaseException):
+            todo += [obj.__cause__, obj.__context__, *obj.args, *vars(obj).values(), *getattr(obj, "__notes__", [])]
+        elif isinstance(obj, httpx.Request | httpx.Response):
+            texts.append(f"HTTPX OBJECT {type(obj).__name__}")
+            todo += [str(obj.url) if isinstance(obj, httpx.Request) else obj.request, *obj.headers.raw]
+        elif isinstance(obj, dict):
+            todo += [*obj.keys(), *obj.values()]
+        elif isinstance(obj, list | tuple | set | frozenset):
+            todo += list(obj)
+    return texts
+
+
+def assert_no_secret(exc: BaseException, token: str, header: str) -> None:
+    for text in reachable(exc):
+        assert token not in text
+        assert header not in text
+        assert "HTTPX OBJECT" not in text, "an httpx request or response is reachable from the exception"
+    assert not isinstance(exc.__cause__, httpx.HTTPError)
+    assert not isinstance(exc.__context__, httpx.HTTPError)
+
+
+class _Echo(tornado.web.RequestHandler):
+    """Answers ``/<status>/…`` with that status and a Twilio-shaped error body repeating the credentials."""
+
+    def get(self, status: str) -> None:
+        header = self.request.headers.get("Authorization", "")
+        decoded = base64.b64decode(header.removeprefix("Basic ")).decode()
+        self.set_status(int(status))
+        self.set_header("Retry-After", "0")
+        if status == "200":  # not JSON, so undecodable: the decoder's error text repeats the body
+            self.finish(f"Authorization: {header} ({decoded})")
+            return
+        self.finish(
+            {
+                "code": 20001,
+                "message": f"you sent Authorization: {header}, that is {decoded}",
+                "more_info": f"https://www.twilio.com/docs/errors/20001?{decoded}",
+                "status": int(status),
+            }
+        )
+
+
+@pytest.fixture(scope="module")
+def echo() -> Iterator[ServerThread]:
+    app = tornado.web.Application([(r"/(\d+)/.*", _Echo)], log_function=lambda h: None)
+    with ServerThread(app, name="connect_notebook-test-echo") as server:
+        yield server
+
+
+def echo_app(port: int) -> ConnectApp:
+    return ConnectApp(
+        account_sid=OWNER, auth_token=TOKEN, connect_app_sid=CONNECT_APP, api_url=f"http://127.0.0.1:{port}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "sid", "error"),
+    [
+        pytest.param(400, CUSTOMER, APIError, id="400"),
+        pytest.param(401, CUSTOMER, AuthorizationRevoked, id="401-customer"),
+        pytest.param(401, OWNER, APIError, id="401-owner"),
+        pytest.param(404, CUSTOMER, NotFoundError, id="404"),
+        pytest.param(429, CUSTOMER, RateLimitError, id="429-after-retries"),
+        pytest.param(503, CUSTOMER, ServerError, id="503-after-retries"),
+        pytest.param(200, CUSTOMER, TransportError, id="undecodable-200-after-retries"),
+    ],
+)
+@pytest.mark.parametrize(
+    "decode", [pytest.param(json.loads, id="json"), pytest.param(decode_calls_page, id="columnar")]
+)
+def test_a_server_echoing_the_credentials_puts_them_in_no_exception(
+    echo: ServerThread,
+    delays: Delays,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    sid: str,
+    error: type[Exception],
+    decode: Any,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="connect_notebook")
+    retry = RetryPolicy(attempts=3, sleep=delays)
+    with APIClient(echo_app(echo.port), sid, retry=retry) as client:
+        with pytest.raises(error) as info:
+            client.fetch(f"{client.app.api_url}/{status}/Calls.json", decode)
+    assert_no_secret(info.value, TOKEN, basic(sid, TOKEN))
+    for record in caplog.records:
+        assert TOKEN not in record.getMessage()
+        assert basic(sid, TOKEN) not in record.getMessage()
+    if isinstance(info.value, APIError):
+        assert info.value.status_code == status
+        if status != 401:
+            assert "you sent Authorization" in info.value.message  # the server's words, masked
+            assert info.value.message in str(info.value)
+
+
+def test_a_refused_connection_puts_no_credentials_in_the_exception(app: ConnectApp, delays: Delays) -> None:
+    closed = dataclasses.replace(app, api_url=f"http://127.0.0.1:{closed_port()}")
+    with APIClient(closed, CUSTOMER, retry=RetryPolicy(attempts=2, sleep=delays)) as client:
+        with pytest.raises(TransportError) as info:
+            client.fetch(client.api("Calls.json"), json.loads)
+    assert "ConnectError" in str(info.value)
+    assert_no_secret(info.value, closed.auth_token, basic(CUSTOMER, closed.auth_token))
+
+
+def test_a_reset_connection_puts_no_credentials_in_the_exception(
+    sandbox: Sandbox, customer: str, connected: str, app: ConnectApp, delays: Delays
+) -> None:
+    sandbox.fail_next(2, kind="reset")
+    with APIClient(app, connected, retry=RetryPolicy(attempts=2, sleep=delays)) as client:
+        with pytest.raises(TransportError) as info:
+            client.fetch(client.api("Calls.json", account_sid=customer), json.loads)
+    assert_no_secret(info.value, app.auth_token, basic(connected, app.auth_token))
+
+
+def test_a_timeout_puts_no_credentials_in_the_exception(delays: Delays) -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)  # connections complete in the backlog; nothing ever answers
+        app = echo_app(silent.getsockname()[1])
+        with APIClient(app, CUSTOMER, retry=RetryPolicy(attempts=2, sleep=delays), timeout=0.05) as client:
+            with pytest.raises(TransportError) as info:
+                client.fetch(client.api("Calls.json"), json.loads)
+    assert "ReadTimeout" in str(info.value)
+    assert_no_secret(info.value, TOKEN, basic(CUSTOMER, TOKEN))
+
+
+# --- Retry-After in every form RFC 9110 allows (item 8) -----------------------------------
+
+NOW = datetime(2015, 10, 21, 7, 27, 0, tzinfo=UTC)
+RETRY_AFTER = [
+    # (header value, seconds it means at NOW; None: ignored)
+    pytest.param("120", 120.0, id="seconds"),
+    pytest.param("0", 0.0, id="zero"),
+    pytest.param(" 7 ", 7.0, id="seconds-with-spaces"),
+    pytest.param("1.5", 1.5, id="float-tolerated"),
+    pytest.param("99999999999999999999999999", 1e26, id="huge-seconds"),
+    pytest.param("Wed, 21 Oct 2015 07:28:00 GMT", 60.0, id="imf-fixdate"),
+    pytest.param("Wed, 21 Oct 2015 07:28:00 -0000", 60.0, id="imf-fixdate-minus-0000"),
+    pytest.param("Wed, 21 Oct 2015 07:28:00 +0000", 60.0, id="imf-fixdate-plus-0000"),
+    pytest.param("Wed, 21 Oct 2015 09:28:00 +0200", 60.0, id="date-with-an-offset"),
+    pytest.param("Wednesday, 21-Oct-15 07:28:00 GMT", 60.0, id="rfc-850"),
+    pytest.param("Wed Oct 21 07:28:00 2015", 60.0, id="asctime"),
+    pytest.param("Wed, 21 Oct 2015 07:26:00 GMT", 0.0, id="date-in-the-past"),
+    pytest.param("Wed, 21 Oct 2015 07:28:00 UTC", 60.0, id="imf-fixdate-utc"),
+    pytest.param("Wed, 21 Oct 2015 07:28:00 XYZ", 60.0, id="unknown-zone-read-as-gmt"),
+    pytest.param("Fri, 01 Jan 2100 00:00:00 GMT", 2_657_032_380.0, id="far-future-date"),
+    pytest.param("-1", None, id="negative"),
+    pytest.param("-0.5", None, id="negative-float"),
+    pytest.param("nan", None, id="nan"),
+    pytest.param("NaN", None, id="NaN"),
+    pytest.param("inf", None, id="inf"),
+    pytest.param("-inf", None, id="minus-inf"),
+    pytest.param("1e3", None, id="exponent"),
+    pytest.param("0x10", None, id="hex"),
+    pytest.param("１２", None, id="non-ascii-digits"),
+    pytest.param("9" * 400, None, id="beyond-a-float"),
+    pytest.param("", None, id="empty"),
+    pytest.param("soon", None, id="garbage"),
+    pytest.param("Wed, 31 Feb 2015 07:28:00 GMT", None, id="no-such-day"),
+    pytest.param("Wed, 21 Oct 99999 07:28:00 GMT", None, id="year-out-of-range"),
+    pytest.param("Wed, 21 Oct 2015 25:28:00 GMT", None, id="no-such-hour"),
+    pytest.param("Wed, 21 Oct 2015 07:28:00 +2400", None, id="no-such-offset"),
+]
+
+
+@pytest.mark.parametrize(("value", "seconds"), RETRY_AFTER)
+def test_retry_after_is_read_in_every_form_or_ignored(value: str, seconds: float | None) -> None:
+    assert _parse_retry_after(value, NOW) == seconds
+
+
+class _RetryAfterThenOK(tornado.web.RequestHandler):
+    """``?value=…``: the first request for a URL is a 429 with that Retry-After, the next a 200."""
+
+    def initialize(self, seen: set[str]) -> None:
+        self.seen = seen
+
+    def get(self) -> None:
+        uri = self.request.uri or ""
+        if uri in self.seen:
+            self.finish({"ok": True})
+            return
+        self.seen.add(uri)
+        self.set_status(429)
+        self.set_header("Retry-After", self.get_query_argument("value"))
+        self.finish({"code": 20429, "message": "Too Many Requests", "status": 429})
+
+
+@pytest.fixture
+def odd_retry_after() -> Iterator[ServerThread]:
+    app = tornado.web.Application([(r"/.*", _RetryAfterThenOK, {"seen": set()})], log_function=lambda h: None)
+    with ServerThread(app, name="connect_notebook-test-retry-after") as server:
+        yield server
+
+
+@pytest.mark.parametrize(
+    ("value", "delay"),
+    [
+        pytest.param("3", 3.0, id="seconds"),
+        pytest.param("2.5", 2.5, id="float"),
+        pytest.param("90", 20.0, id="capped-at-max-delay"),
+        pytest.param("99999999999999999999999999", 20.0, id="huge-capped"),
+        pytest.param("Wed, 21 Oct 2015 07:28:00 -0000", 0.0, id="past-date-minus-0000"),
+        pytest.param("Wed, 21 Oct 2015 07:28:00 GMT", 0.0, id="past-date-gmt"),
+        pytest.param("Sunday, 06-Nov-94 08:49:37 GMT", 0.0, id="past-date-rfc-850"),
+        pytest.param("Sun Nov  6 08:49:37 1994", 0.0, id="past-date-asctime"),
+        pytest.param("Fri, 01 Jan 2100 00:00:00 -0000", 20.0, id="far-future-date-minus-0000-capped"),
+        pytest.param("nan", 0.2, id="nan-ignored"),
+        pytest.param("inf", 0.2, id="inf-ignored"),
+        pytest.param("-5", 0.2, id="negative-ignored"),
+        pytest.param("Wed, 99 Oct 2015 07:28:00 GMT", 0.2, id="bad-date-ignored"),
+        pytest.param("soon", 0.2, id="garbage-ignored"),
+    ],
+)
+def test_an_odd_retry_after_from_a_real_server_is_honoured_or_ignored_never_raised(
+    odd_retry_after: ServerThread, delays: Delays, value: str, delay: float
+) -> None:
+    app = echo_app(odd_retry_after.port)
+    retry = RetryPolicy(max_delay=20.0, sleep=delays, rng=MaxRandom())
+    with APIClient(app, CUSTOMER, retry=retry) as client:
+        url = f"{app.api_url}/Calls.json?{urlencode({'value': value})}"
+        assert client.fetch(url, json.loads) == {"ok": True}
+    assert delays == [delay]  # ignored: the backoff of a first retry (0.2 s at full jitter)
+
+
+def test_a_rate_limit_error_with_a_garbage_retry_after_has_no_retry_after(
+    odd_retry_after: ServerThread, delays: Delays
+) -> None:
+    app = echo_app(odd_retry_after.port)
+    with APIClient(app, CUSTOMER, retry=RetryPolicy(attempts=1, sleep=delays)) as client:
+        with pytest.raises(RateLimitError) as info:
+            client.fetch(f"{app.api_url}/Calls.json?value=nan", json.loads)
+    assert info.value.retry_after is None
+
+
+_HTTP_DATES = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.timezones()).map(
+    lambda d: email.utils.format_datetime(d)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.one_of(st.text(), _HTTP_DATES, st.floats().map(str), st.integers().map(str)))
+def test_any_retry_after_gives_a_finite_delay_within_max_delay(value: str) -> None:
+    policy = RetryPolicy(max_delay=20.0)
+    seconds = _parse_retry_after(value, NOW)
+    assert seconds is None or (math.isfinite(seconds) and seconds >= 0)
+    delay = policy.delay(1, seconds)
+    assert math.isfinite(delay)
+    assert 0.0 <= delay <= 20.0
