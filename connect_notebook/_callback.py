@@ -5,10 +5,15 @@ Everything a request carries is checked before the session changes: the Host,
 the ``AccountSid`` format, the single-use ``state`` the button issued, and the
 ``X-Twilio-Signature`` of a deauthorize. The account is then verified with an
 API call (injected as ``verify``) before it is stored.
+
+Any web page the user opens can send requests here, so they are logged the way
+``RequestLog`` logs: at DEBUG on ``connect_notebook``, cut short, masked and
+rate-limited, never with Tornado's WARNING and full URL per refused request.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import threading
@@ -16,6 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from html import escape
+from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
@@ -23,11 +29,14 @@ import tornado.ioloop
 import tornado.web
 
 from ._exceptions import AuthorizationRevoked, ConnectNotebookError
-from ._serving import ServerThread
+from ._redact import redact
+from ._serving import RequestLog, ServerThread
 from ._session import ConnectedAccount, Session
 from ._signature import is_valid_signature
 
 __all__ = ["CallbackServer", "StateTokens"]
+
+log = logging.getLogger("connect_notebook")
 
 _SID = re.compile(r"AC[0-9a-fA-F]{32}")
 Verdict = Literal["ok", "missing", "unknown", "used", "expired"]
@@ -95,8 +104,29 @@ _STYLE = (
 class _Page(tornado.web.RequestHandler):
     """Base of the callback pages: Host check, safe headers, HTML errors with the reason."""
 
+    refusal = ""  # why the request was refused, for the request log (set by log_exception)
+
     def initialize(self, server: CallbackServer) -> None:
         self.server = server
+
+    def log_exception(
+        self, typ: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Called by Tornado, on the server's thread, for an exception a handler raised.
+
+        A refusal (``HTTPError``) is not logged here: its reason goes into the request's
+        one line in the request log. Tornado's default would log it at WARNING with the
+        whole URL, once per request of a hostile page. Anything else is a bug, logged
+        at ERROR with its traceback, and with the request masked and cut short.
+        """
+        if isinstance(value, tornado.web.HTTPError):
+            try:
+                self.refusal = (value.log_message or "") % value.args if value.args else value.log_message or ""
+            except (TypeError, ValueError):
+                self.refusal = value.log_message or ""
+            return
+        request = redact(f"{self.request.method} {self.request.uri}", self.server.auth_token)
+        log.error("callback server failed on %s", request[:200], exc_info=(typ, value, tb))  # type: ignore[arg-type]
 
     def set_default_headers(self) -> None:
         self.set_header("Cache-Control", "no-store")
@@ -254,6 +284,8 @@ class CallbackServer:
         is not ``http://127.0.0.1:<port>`` (behind JupyterHub's proxy).
     deauthorize_method
         ``POST`` (Twilio's default) or ``GET``, as registered on the app.
+    log_clock
+        The request log's clock (it logs at most 20 requests a second); tests stop it.
     """
 
     def __init__(
@@ -267,6 +299,7 @@ class CallbackServer:
         public_url: str | None = None,
         deauthorize_method: str = "POST",
         tokens: StateTokens | None = None,
+        log_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.session = session
         self.verify = verify
@@ -276,6 +309,7 @@ class CallbackServer:
         self.tokens = tokens or StateTokens()
         self.done_pages: OrderedDict[str, ConnectedAccount] = OrderedDict()
         self._public_url = public_url.rstrip("/") if public_url else None
+        self.request_log = RequestLog(log, what="callback server", known=(auth_token,), clock=log_clock)
         routes = [
             (r"/connect/authorize", _AuthorizeHandler, {"server": self}),
             (r"/connect/done", _DoneHandler, {"server": self}),
@@ -285,7 +319,7 @@ class CallbackServer:
             routes,
             default_handler_class=_NotFound,
             default_handler_args={"server": self},
-            log_function=lambda h: None,
+            log_function=self._log_request,
         )
         self._thread = ServerThread(app, port=port, name="connect_notebook-callback")
 
@@ -337,11 +371,23 @@ class CallbackServer:
             self.done_pages.popitem(last=False)
         return ref
 
+    def _log_request(self, handler: tornado.web.RequestHandler) -> None:
+        """Tornado's ``log_function``: called on the server's thread once each request is finished."""
+        request = handler.request
+        self.request_log.request(
+            handler.get_status(),
+            request.method or "",
+            request.uri or "",
+            reason=getattr(handler, "refusal", ""),
+            client=request.remote_ip or "",
+        )
+
     def start(self) -> CallbackServer:
         """Bind the port (``OSError`` if taken) and serve from a thread."""
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving and free the port; idempotent."""
+        """Stop serving and free the port; idempotent. The request log says what it did not log."""
         self._thread.stop()
+        self.request_log.flush()

@@ -4,22 +4,111 @@ Both the sandbox and the kernel's callback server use this. Serving from a
 private loop keeps the server answering while a notebook cell blocks (the
 kernel's own loop would stall), and binding in the caller's thread means the
 port is known as soon as ``start()`` returns.
+
+``RequestLog`` is the request log of a server that any web page can reach (the
+callback server): one DEBUG line a request, cut short, masked, and rate-limited,
+so a hostile page cannot flood the kernel's log (issue 10, item 5).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
-from collections.abc import Coroutine
+import time
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Self, TypeVar
 
 import tornado.httpserver
 import tornado.web
 
-__all__ = ["ServerThread"]
+from ._redact import redact
+
+__all__ = ["RequestLog", "ServerThread"]
 
 T = TypeVar("T")
+
+
+class RequestLog:
+    """One DEBUG record per request, at most ``max_length`` characters, masked, at most ``per_second`` a second.
+
+    Requests past the rate in a second are counted, and one record says how many
+    when the next second's first request is logged, or on ``flush()``. Thread-safe;
+    costs nothing when the logger does not log DEBUG.
+
+    Parameters
+    ----------
+    logger
+        Where the records go.
+    what
+        How the records name the server (``"callback server"``).
+    known
+        Secrets to mask besides anything shaped like one (see ``_redact.redact``).
+    per_second, max_length
+        The rate and the length of a record.
+    clock
+        Monotonic seconds; injectable so tests decide when a second has passed.
+    """
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        *,
+        what: str = "server",
+        known: Sequence[str] = (),
+        per_second: int = 20,
+        max_length: int = 200,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.logger = logger
+        self.what = what
+        self.known = tuple(known)
+        self.per_second = per_second
+        self.max_length = max_length
+        self.clock = clock
+        self._second: float | None = None
+        self._logged = 0
+        self._dropped = 0
+        self._lock = threading.Lock()
+
+    def request(self, status: int, method: str, uri: str, *, reason: str, client: str) -> None:
+        """Log one request: its status, method, client, why it was refused (if it was) and, last, its URI.
+
+        The URI goes last so that cutting the record short cuts the URI, never the status.
+        """
+        if not self.logger.isEnabledFor(logging.DEBUG):
+            return
+        text = f"{self.what} answered {status} to {method} from {client}" + (f" ({reason})" if reason else "")
+        self._log(f"{text}: {uri}")
+
+    def _log(self, text: str) -> None:
+        with self._lock:
+            now = self.clock()
+            if self._second is None or now - self._second >= 1.0:
+                self._summarise()
+                self._second, self._logged = now, 0
+            if self._logged >= self.per_second:
+                self._dropped += 1
+                return
+            self._logged += 1
+        # Masked before it is cut: a secret that straddled the cut would otherwise keep its first part.
+        line = redact(text, *self.known)
+        if len(line) > self.max_length:
+            line = line[: self.max_length - 1] + "…"
+        self.logger.debug("%s", line)
+
+    def _summarise(self) -> None:
+        if self._dropped:
+            dropped, self._dropped = self._dropped, 0
+            self.logger.debug(
+                "%s: %d more requests not logged (at most %d a second)", self.what, dropped, self.per_second
+            )
+
+    def flush(self) -> None:
+        """Log how many requests were not logged since the last summary, if any (once)."""
+        with self._lock:
+            self._summarise()
 
 
 class ServerThread:

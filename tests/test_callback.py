@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import logging
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html import unescape
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -821,3 +824,54 @@ def test_a_401_from_the_loader_after_revoking_marks_the_account_revoked(
     assert account is not None
     assert account.revoked
     assert events.names == ["connected", "revoked"]
+
+
+# -- the request log under a hostile page (issue 10, item 5) --
+
+
+def _hostile_requests(server: CallbackServer, token: str, header: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """500 requests a hostile page could send: long URLs, tokens in the query, the wrong Host, forged bodies."""
+    base = server.public_url
+    for n in range(500):
+        pad = "x" * (60_000 if n % 50 == 0 else 2_000)
+        choices: list[tuple[str, str, dict[str, Any]]] = [
+            ("GET", f"{base}/connect/authorize?state={token}&AccountSid=AC{token}&pad={pad}", {}),
+            ("GET", f"{base}/connect/authorize?error={token}{pad}", {}),
+            ("GET", f"{base}/connect/done?ref={token}&h={header}", {}),
+            ("GET", f"{base}/nowhere/{token}?h={header}&pad={pad}", {}),
+            ("GET", f"{base}/connect/authorize?t={token}", {"headers": {"Host": "evil.example:80"}}),
+            ("POST", f"{base}/connect/deauthorize?t={token}", {"data": {"AccountSid": f"AC{token}", "x": pad}}),
+            ("GET", f"{base}/connect/deauthorize?AccountSid=AC{token}", {}),
+            (
+                "POST",
+                f"{base}/connect/deauthorize?h={header}",
+                {"content": f"--b\r\n{token}", "headers": {"Content-Type": "multipart/form-data; boundary=b"}},
+            ),
+        ]
+        yield choices[n % len(choices)]
+
+
+def test_hostile_requests_are_logged_at_debug_cut_short_masked_and_rate_limited(
+    sandbox: Sandbox, session: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The servers' loggers at DEBUG; httpx's own (the test's browser) logs each URL it sends, at INFO.
+    caplog.set_level(logging.DEBUG, logger="connect_notebook")
+    caplog.set_level(logging.DEBUG, logger="tornado")
+    token = sandbox.owner_auth_token
+    header = base64.b64encode(f"{sandbox.owner_account_sid}:{token}".encode()).decode()
+    log_clock = FakeClock()  # stopped: every request falls in the same second
+    statuses = []
+    with serving(sandbox, session, log_clock=log_clock) as server, httpx.Client(timeout=30) as browser:
+        for method, url, kwargs in _hostile_requests(server, token, header):
+            statuses.append(browser.request(method, url, **kwargs).status_code)
+    assert all(400 <= s < 500 for s in statuses), sorted(set(statuses))
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    records = [r for r in caplog.records if r.name.startswith(("connect_notebook", "tornado"))]
+    for record in records:
+        text = record.getMessage()
+        assert token not in text and header not in text, record.name
+        assert len(text) <= 200, (record.name, text[:300])
+    ours = [r.getMessage() for r in records if r.name == "connect_notebook" and "callback server" in r.getMessage()]
+    assert len(ours) == 21  # 20 in the second, then the rest summarised once when the server stopped
+    assert ours[-1] == "callback server: 480 more requests not logged (at most 20 a second)"
+    assert all(r.levelno == logging.DEBUG for r in records if r.name == "connect_notebook")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import gc
 import inspect
+import logging
 import socket
 import threading
 import warnings
@@ -14,7 +16,7 @@ import httpx
 import pytest
 import tornado.web
 
-from connect_notebook._serving import ServerThread
+from connect_notebook._serving import RequestLog, ServerThread
 
 NAME = "connect_notebook-test-serving"
 
@@ -86,7 +88,8 @@ def test_handler_runs_on_the_server_thread_not_the_callers(server: ServerThread,
 
 
 def test_server_answers_while_the_caller_blocks_on_an_event_the_handler_sets(
-        server: ServerThread, recorder: Recorder) -> None:
+    server: ServerThread, recorder: Recorder
+) -> None:
     # A notebook cell that waits for a browser callback: the caller's own event loop is
     # running but blocked in Event.wait(), so only the server thread can answer.
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
@@ -238,3 +241,96 @@ def test_context_manager_stops_when_the_body_raises(recorder: Recorder) -> None:
         msg = "boom"
         raise KeyError(msg)
     assert not server.running
+
+
+# --- RequestLog: what a server that browsers can reach writes to the log --------------------
+
+
+class StoppedClock:
+    """A monotonic clock that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def stopped() -> StoppedClock:
+    return StoppedClock()
+
+
+def messages(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "connect_notebook.test"]
+
+
+def test_request_log_writes_at_debug_and_cuts_each_record_short(
+    caplog: pytest.LogCaptureFixture, stopped: StoppedClock
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="connect_notebook")
+    log = RequestLog(logging.getLogger("connect_notebook.test"), what="test server", max_length=200, clock=stopped)
+    log.request(
+        400, "GET", "/connect/authorize?x=" + "y-" * 30_000, reason="the request has no state", client="1.2.3.4"
+    )
+    [record] = [r for r in caplog.records if r.name == "connect_notebook.test"]
+    assert record.levelno == logging.DEBUG
+    text = record.getMessage()
+    assert len(text) <= 200
+    assert text.startswith("test server answered 400 to GET from 1.2.3.4 (the request has no state): /connect/")
+    assert text.endswith("…")
+
+
+def test_request_log_masks_known_secrets_and_secret_shaped_runs(
+    caplog: pytest.LogCaptureFixture, stopped: StoppedClock
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="connect_notebook")
+    token = "0123456789abcdef" * 2
+    header = base64.b64encode(f"AC{'9' * 32}:{token}".encode()).decode()
+    log = RequestLog(logging.getLogger("connect_notebook.test"), known=[token], clock=stopped)
+    log.request(404, "GET", f"/x?t={token}&h={header}&short={token[:20]}", reason="", client="127.0.0.1")
+    [text] = messages(caplog)
+    assert token not in text
+    assert header not in text
+    assert token[:20] in text  # 20 characters are no secret's shape: only whole secrets are masked
+
+
+def test_request_log_keeps_at_most_its_rate_and_summarises_the_rest_once(
+    caplog: pytest.LogCaptureFixture, stopped: StoppedClock
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="connect_notebook")
+    log = RequestLog(logging.getLogger("connect_notebook.test"), what="test server", per_second=5, clock=stopped)
+    for n in range(12):
+        log.request(400, "GET", f"/{n}", reason="", client="127.0.0.1")
+    assert [m.rsplit(": ", 1)[1] for m in messages(caplog)] == ["/0", "/1", "/2", "/3", "/4"]
+    stopped.now += 1.0  # the next second: the dropped ones are summarised first, once
+    log.request(400, "GET", "/12", reason="", client="127.0.0.1")
+    log.flush()
+    assert messages(caplog)[5:] == [
+        "test server: 7 more requests not logged (at most 5 a second)",
+        "test server answered 400 to GET from 127.0.0.1: /12",
+    ]
+
+
+def test_request_log_flush_summarises_what_was_dropped_and_only_once(
+    caplog: pytest.LogCaptureFixture, stopped: StoppedClock
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="connect_notebook")
+    log = RequestLog(logging.getLogger("connect_notebook.test"), what="test server", per_second=1, clock=stopped)
+    for n in range(3):
+        log.request(400, "GET", f"/{n}", reason="", client="127.0.0.1")
+    log.flush()
+    log.flush()
+    assert messages(caplog) == [
+        "test server answered 400 to GET from 127.0.0.1: /0",
+        "test server: 2 more requests not logged (at most 1 a second)",
+    ]
+
+
+def test_request_log_does_nothing_when_debug_is_off(caplog: pytest.LogCaptureFixture, stopped: StoppedClock) -> None:
+    caplog.set_level(logging.INFO, logger="connect_notebook")
+    log = RequestLog(logging.getLogger("connect_notebook.test"), per_second=1, clock=stopped)
+    for n in range(3):
+        log.request(400, "GET", f"/{n}", reason="", client="127.0.0.1")
+    log.flush()
+    assert messages(caplog) == []
