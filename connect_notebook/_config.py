@@ -14,6 +14,7 @@ from html import escape
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ._arguments import folder
 from ._exceptions import ConfigError
 from ._redact import shown
 
@@ -100,7 +101,10 @@ def check_sid(value: object, prefix: str, what: str) -> str:
     return value
 
 
-def _check_url(value: str, name: str) -> str:
+def _check_url(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        msg = f"{name} must be an absolute http(s) URL such as https://api.twilio.com, got {type(value).__name__}"
+        raise ConfigError(msg)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         msg = f"{name} must be an absolute http(s) URL such as https://api.twilio.com, got {shown(value)}"
@@ -109,6 +113,15 @@ def _check_url(value: str, name: str) -> str:
         msg = f"{name} must not contain a user name or password; the Auth Token goes in CONNECT_NOTEBOOK_AUTH_TOKEN"
         raise ConfigError(msg)
     return value.rstrip("/")
+
+
+def _check_folder(value: object, name: str) -> Path | None:
+    """``_arguments.folder``'s check, its mistakes as ``ConfigError`` like every other setting's."""
+    try:
+        return folder(value, name, none_means="no cache")
+    except (TypeError, ValueError) as exc:
+        problem = str(exc)
+    raise ConfigError(problem)  # outside the except: the first error is not chained
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,9 +164,11 @@ class ConnectApp:
         for name in ("api_url", "monitor_url", "authorize_base_url"):
             object.__setattr__(self, name, _check_url(getattr(self, name), name))
         if self.cache_dir is not None:
-            object.__setattr__(self, "cache_dir", Path(self.cache_dir).expanduser())
-        if not isinstance(self.concurrency, int) or not 1 <= self.concurrency <= 64:
-            msg = f"concurrency must be a whole number from 1 to 64, got {self.concurrency!r}"
+            object.__setattr__(self, "cache_dir", _check_folder(self.cache_dir, "cache_dir"))
+        # bool is an int to Python, but concurrency=True is a mistake, not one request at a time.
+        concurrency = self.concurrency
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= 64:
+            msg = f"concurrency must be a whole number from 1 to 64, got {shown(self.concurrency)}"
             raise ConfigError(msg)
 
     @classmethod

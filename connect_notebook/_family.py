@@ -9,7 +9,7 @@ under its own path with the same credentials.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import polars as pl
 
@@ -18,15 +18,75 @@ from ._client import APIClient
 from ._config import ConnectApp, check_sid
 from ._exceptions import NotFoundError
 from ._frames import ACCOUNTS_SCHEMA, decode_accounts_page, empty, type_accounts
+from ._redact import shown
 from ._session import ConnectedAccount
 
-__all__ = ["account_sid_of", "accounts", "customer", "customer_of", "read_family", "select_accounts"]
+__all__ = [
+    "account_sid_of",
+    "accounts",
+    "check_accounts",
+    "customer",
+    "customer_of",
+    "read_family",
+    "resolve_app",
+    "select_accounts",
+]
+
+
+def resolve_app(app: object) -> ConnectApp:
+    """``app`` if it is a ConnectApp, the active app for None; anything else is a TypeError (before any request)."""
+    if app is None:
+        return active_app()
+    if not isinstance(app, ConnectApp):
+        msg = (
+            f"app must be a ConnectApp (or None for the active one), got {type(app).__name__}; "
+            "build one with cn.ConnectApp(...) or cn.ConnectApp.from_env()"
+        )
+        raise TypeError(msg)
+    return app
 
 
 def account_sid_of(account: object) -> str:
-    """An AccountSid, or a connected-account object's ``sid``."""
-    sid = account if isinstance(account, str) else getattr(account, "sid", getattr(account, "account_sid", None))
+    """An AccountSid, or a connected-account object's ``sid``.
+
+    A malformed SID (or None: nothing connected yet) is a ``ConfigError``; a value of
+    another type altogether (an int, bytes, a dict) is a ``TypeError`` that names the type.
+    """
+    if isinstance(account, str) or account is None:
+        sid: object = account
+    elif hasattr(account, "sid") or hasattr(account, "account_sid"):
+        sid = getattr(account, "sid", None) if hasattr(account, "sid") else getattr(account, "account_sid", None)
+    else:
+        msg = (
+            f"account must be an AccountSid string such as 'AC…' (or a connected account), "
+            f"got {type(account).__name__}; pass the SID the Connect App received"
+        )
+        raise TypeError(msg)
     return check_sid(sid, "AC", "account")
+
+
+def check_accounts(accounts: object) -> list[str] | None:
+    """The ``accounts=`` argument as a list of well-formed SIDs (None: every account), checked before any request."""
+    if accounts is None:
+        return None
+    if isinstance(accounts, str):
+        return [check_sid(accounts, "AC", "accounts")]
+    if isinstance(accounts, bytes | bytearray | Mapping) or not isinstance(accounts, Iterable):
+        msg = (
+            f"accounts must be an AccountSid or a list of them (from cn.accounts(account)), "
+            f"got {type(accounts).__name__}"
+        )
+        raise TypeError(msg)
+    wanted = list(accounts)
+    if not wanted:
+        msg = "accounts is empty, and an empty list selects nothing; pass None for every account of the family"
+        raise ValueError(msg)
+    for sid in wanted:
+        if not isinstance(sid, str):
+            msg = f"accounts must hold AccountSid strings such as 'AC…', got {shown(sid)} ({type(sid).__name__})"
+            raise TypeError(msg)
+        check_sid(sid, "AC", "accounts")
+    return wanted
 
 
 def read_family(client: APIClient) -> pl.DataFrame:
@@ -55,16 +115,15 @@ def customer_of(family: pl.DataFrame, connected_sid: str) -> tuple[str, str]:
 def select_accounts(family: pl.DataFrame, connected_sid: str, accounts: str | Iterable[str] | None) -> list[str]:
     """The family SIDs a load covers: all of them, or the subset asked for (each must belong to the family)."""
     sids = family["sid"].to_list() or [connected_sid]
-    if accounts is None:
+    wanted = check_accounts(accounts)
+    if wanted is None:
         return sids
-    wanted = [accounts] if isinstance(accounts, str) else list(accounts)
-    for sid in wanted:
-        check_sid(sid, "AC", "accounts")
     unknown = [s for s in wanted if s not in sids]
     if unknown:
+        # SIDs by their last four, as everywhere in messages (a token pasted after "AC" is SID-shaped).
         msg = (
-            f"accounts must belong to the family of {connected_sid}: {', '.join(unknown)} "
-            f"{'is' if len(unknown) == 1 else 'are'} not among {', '.join(sids)} (see cn.accounts())"
+            f"accounts must belong to the family of {shown(connected_sid)}: {', '.join(map(shown, unknown))} "
+            f"{'is' if len(unknown) == 1 else 'are'} not among {', '.join(map(shown, sids))} (see cn.accounts())"
         )
         raise ValueError(msg)
     return [s for s in sids if s in wanted]
@@ -82,7 +141,7 @@ def accounts(account: object, *, app: ConnectApp | None = None) -> pl.DataFrame:
     --------
     >>> cn.accounts(account).select("friendly_name", "status")  # doctest: +SKIP
     """
-    app = app or active_app()
+    app = resolve_app(app)
     sid = account_sid_of(account)
     with APIClient(app, sid) as client:
         return read_family(client)
@@ -95,7 +154,7 @@ def customer(account: object, *, app: ConnectApp | None = None) -> ConnectedAcco
     otherwise). ``label`` is what the widget, the session and the report show,
     e.g. ``Harbor Dental Group (AC…0431)``: the customer, not the Connect subaccount.
     """
-    app = app or active_app()
+    app = resolve_app(app)
     sid = account_sid_of(account)
     with APIClient(app, sid) as client:
         family = read_family(client)

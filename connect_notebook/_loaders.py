@@ -20,18 +20,33 @@ from urllib.parse import urlencode
 
 import polars as pl
 
-from ._active import active_app, notify_revoked
+from ._active import notify_revoked
+from ._arguments import (
+    EARLIEST,
+    address,
+    checked_folder,
+    checked_range,
+    choices,
+    flag,
+    folder,
+    one_of,
+    retry_policy,
+    usage_category,
+    whole,
+)
 from ._cache import read_family as cached_family
 from ._cache import scan, write_family
 from ._client import APIClient
 from ._config import DEFAULT_LOOKBACK_DAYS, ConnectApp
 from ._exceptions import AuthorizationRevoked
-from ._family import account_sid_of, read_family, select_accounts
+from ._family import account_sid_of, check_accounts, read_family, resolve_app, select_accounts
 from ._frames import (
     CALL_DIRECTIONS,
     CALL_STATUSES,
+    LOG_LEVELS,
     decode_alerts_page,
     decode_usage_page,
+    empty,
     type_alerts,
     type_usage,
 )
@@ -42,43 +57,10 @@ __all__ = ["load_alerts", "load_calls", "load_messages", "load_usage", "scan_cal
 
 log = logging.getLogger("connect_notebook")
 MESSAGE_RETENTION_DAYS = 400
+MAX_LOOKBACK_DAYS = 3660  # ten years; refresh=True is the way to fetch everything again
+MAX_CONCURRENCY = 64
 Moment = datetime | date | str
 Accounts = str | Iterable[str] | None
-
-
-def _instant(value: Moment, name: str) -> datetime:
-    """A UTC datetime from a datetime (naive means UTC), a date (its midnight) or an ISO string."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            msg = f"{name} must be a date or time such as '2026-10-01' or '2026-10-01T12:00:00Z', got {value!r}"
-            raise ValueError(msg) from None
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    msg = f"{name} must be a datetime, a date or an ISO 8601 string, got {type(value).__name__}"
-    raise TypeError(msg)
-
-
-def _checked_range(start: Moment | None, end: Moment | None) -> tuple[datetime | None, datetime | None]:
-    """Parse an optional ``[start, end)``; an end before its start is a ValueError, before any request."""
-    start_at = _instant(start, "start") if start is not None else None
-    end_at = _instant(end, "end") if end is not None else None
-    if start_at is not None and end_at is not None and end_at < start_at:
-        msg = f"end ({end_at.isoformat()}) is before start ({start_at.isoformat()})"
-        raise ValueError(msg)
-    return start_at, end_at
-
-
-def _choices(values: list[str] | None, allowed: Sequence[str], name: str) -> list[str] | None:
-    """Check filter values against the schema's Enum, so a typo is an error, not an empty frame."""
-    unknown = [v for v in values or () if v not in allowed]
-    if unknown:
-        msg = f"{name} must be one or more of {', '.join(allowed)}; got {', '.join(map(repr, unknown))}"
-        raise ValueError(msg)
-    return values
 
 
 def _progress(enabled: bool, description: str) -> Any:
@@ -87,36 +69,44 @@ def _progress(enabled: bool, description: str) -> Any:
     return tqdm(total=0, unit="page", desc=description, disable=not enabled, leave=False)
 
 
-def _cache_root(app: ConnectApp, cache_dir: str | Path | None) -> Path | None:
-    return Path(cache_dir).expanduser() if cache_dir is not None else app.cache_dir
-
-
 def _load_family(
     kind: Kind,
     account: object,
     *,
     accounts: Accounts,
-    app: ConnectApp | None,
-    start: Moment | None,
-    end: Moment | None,
+    app: object,
+    start: object,
+    end: object,
     server_filters: Sequence[tuple[str, str]],
     keep: pl.Expr | None,
-    progress: bool,
-    cache_dir: str | Path | None,
-    refresh: bool,
-    concurrency: int | None,
-    lookback_days: int,
-    retry: RetryPolicy | None,
+    progress: object,
+    cache_dir: object,
+    refresh: object,
+    concurrency: object,
+    lookback_days: object,
+    retry: object,
     retention_days: int | None = None,
 ) -> pl.DataFrame:
-    app = app or active_app()
+    # Every argument is checked before anything else happens (the active app may start the embedded sandbox).
     sid = account_sid_of(account)
-    workers = app.concurrency if concurrency is None else concurrency
-    if not 1 <= workers <= 64:
-        msg = f"concurrency must be from 1 to 64, got {workers}"
-        raise ValueError(msg)
-    start_at, end_at = _checked_range(start, end)
+    check_accounts(accounts)
+    start_at, end_at = checked_range(start, end)
+    progress = flag(progress, "progress")
+    refresh = flag(refresh, "refresh")
+    requested = None if concurrency is None else whole(concurrency, "concurrency", 1, MAX_CONCURRENCY, " (or None)")
+    lookback_days = whole(
+        lookback_days, "lookback_days", 0, MAX_LOOKBACK_DAYS, " (days; refresh=True fetches every day again)"
+    )
+    retry = retry_policy(retry)
+    given = folder(cache_dir)
+    app = resolve_app(app)
+    workers = app.concurrency if requested is None else requested
+    root = given if given is not None else app.cache_dir
+    if root is not None:
+        root = checked_folder(root, from_app=given is None, create=True)
     now = datetime.now(UTC)
+    if start_at is not None and start_at >= now:
+        return empty(kind.schema)  # wholly in the future: nothing has happened yet, so nothing to ask for
     end_at = now if end_at is None else min(end_at, now)  # nothing has happened after now yet
     oldest = None
     if retention_days is not None:
@@ -134,7 +124,6 @@ def _load_family(
             )
             warnings.warn(message, UserWarning, stacklevel=3)  # warn → _load_family → load_messages → the caller
             start_at = oldest
-    root = _cache_root(app, cache_dir)
     try:
         with APIClient(app, sid, retry=retry, throttle=Throttle(workers)) as client:
             family = read_family(client)
@@ -166,12 +155,6 @@ def _load_family(
     except AuthorizationRevoked as exc:
         notify_revoked(exc.account_sid)
         raise
-
-
-def _one_or_many(values: str | Iterable[str] | None) -> list[str] | None:
-    if values is None:
-        return None
-    return [values] if isinstance(values, str) else list(values)
 
 
 def load_calls(
@@ -208,9 +191,11 @@ def load_calls(
     start, end
         Calls that started in ``[start, end)``; datetimes (naive means UTC), dates or
         ISO strings. ``start`` defaults to each account's creation, ``end`` to now
-        (a later ``end`` is the same as now).
+        (a later ``end`` is the same as now; a ``start`` after now is an empty frame,
+        without a request).
     status, to, from_, direction
-        Keep only matching calls (``status`` and ``direction`` take one value or several).
+        Keep only matching calls (``status`` and ``direction`` take one value or several;
+        an empty list would select nothing, so it is an error: pass None for all).
     progress
         Show a progress bar (pages and rows) in notebooks and terminals.
     cache_dir
@@ -231,13 +216,17 @@ def load_calls(
 
     Raises
     ------
+    TypeError, ValueError
+        An argument is not one of the kinds or values above (the message names it),
+        raised before any request; ``ConfigError`` for a malformed AccountSid.
     AuthorizationRevoked
         The account has not authorized the Connect App, or has revoked it.
     APIError, TransportError
         Twilio kept failing after every retry; nothing partial is returned.
     """
-    statuses = _choices(_one_or_many(status), CALL_STATUSES, "status")
-    directions = _choices(_one_or_many(direction), CALL_DIRECTIONS, "direction")
+    statuses = choices(status, CALL_STATUSES, "status")
+    directions = choices(direction, CALL_DIRECTIONS, "direction")
+    to, from_ = address(to, "to"), address(from_, "from_")
     server = [(name, value) for name, value in (("To", to), ("From", from_)) if value is not None]
     if statuses is not None and len(statuses) == 1:
         server.append(("Status", statuses[0]))
@@ -290,6 +279,7 @@ def load_messages(
     the oldest day Twilio still has, with a warning that says so. Other parameters
     are as for ``load_calls``; the time filtered on is ``date_sent``.
     """
+    to, from_ = address(to, "to"), address(from_, "from_")
     server = [(name, value) for name, value in (("To", to), ("From", from_)) if value is not None]
     conditions = [pl.col(c) == v for c, v in (("to", to), ("from", from_)) if v is not None]
     return _load_family(
@@ -327,23 +317,43 @@ def load_usage(
     Twilio's default would count a subaccount's usage twice, once more in the main
     account's records), so summing over the frame gives the family's usage. The
     days are ``[start, end)`` in UTC, as for ``load_calls``; Twilio's defaults
-    apply when omitted.
+    apply when both are omitted. With only an ``end``, each account's days start at
+    its creation (an account created after ``end`` is not asked at all).
     """
-    app = app or active_app()
     sid = account_sid_of(account)
-    start_at, end_at = _checked_range(start, end)
-    query = [("PageSize", str(PAGE_SIZE)), ("IncludeSubaccounts", "false")]
-    if start_at is not None:
-        query.append(("StartDate", start_at.date().isoformat()))
+    check_accounts(accounts)
+    start_at, end_at = checked_range(start, end)
+    category = usage_category(category)
+    retry = retry_policy(retry)
+    app = resolve_app(app)
+    now = datetime.now(UTC)
     if end_at is not None:
-        # Twilio's EndDate is inclusive; ours, like every end here, is not.
-        query.append(("EndDate", (end_at - timedelta(microseconds=1)).date().isoformat()))
-    if category is not None:
-        query.append(("Category", category))
+        end_at = min(end_at, now)  # no day after today has usage yet
+    # Nothing to ask for: a range wholly in the future, an empty one, one that ends before the first instant.
+    if (start_at is not None and (start_at >= now or (end_at is not None and start_at >= end_at))) or (
+        end_at == EARLIEST
+    ):
+        return type_usage(pl.DataFrame())
     try:
         with APIClient(app, sid, retry=retry) as client:
+            family = read_family(client)
+            created = dict(zip(family["sid"].to_list(), family["date_created"].to_list(), strict=True))
             pages: list[pl.DataFrame] = []
-            for member in select_accounts(read_family(client), sid, accounts):
+            for member in select_accounts(family, sid, accounts):
+                first_at = start_at
+                if first_at is None and end_at is not None and created.get(member) is not None:
+                    # Twilio's default start may fall after the end (a 400): the account's creation is the same start.
+                    first_at = created[member]
+                    if first_at >= end_at:
+                        continue  # created after the range: no usage in it
+                query = [("PageSize", str(PAGE_SIZE)), ("IncludeSubaccounts", "false")]
+                if first_at is not None:
+                    query.append(("StartDate", first_at.date().isoformat()))
+                if end_at is not None:
+                    # Twilio's EndDate is inclusive; ours, like every end here, is not.
+                    query.append(("EndDate", (end_at - timedelta(microseconds=1)).date().isoformat()))
+                if category is not None:
+                    query.append(("Category", category))
                 url = client.api(f"Usage/Records/Daily.json?{urlencode(query)}", account_sid=member)
                 pages += client.iter_pages(url, decode_usage_page, what="usage page")
     except AuthorizationRevoked as exc:
@@ -369,13 +379,21 @@ def load_alerts(
     is the Connect subaccount, so these are its alerts (the owner's own AccountSid
     gives the owner's).
     """
-    app = app or active_app()
     sid = account_sid_of(account)
-    start_at, end_at = _checked_range(start, end)
+    start_at, end_at = checked_range(start, end)
+    log_level = one_of(log_level, LOG_LEVELS, "log_level")
+    retry = retry_policy(retry)
+    app = resolve_app(app)
+    now = datetime.now(UTC)
+    if end_at is not None:
+        end_at = min(end_at, now)  # no alert is from after now
+    if start_at is not None and (start_at >= now or (end_at is not None and start_at >= end_at)):
+        return type_alerts(pl.DataFrame())  # wholly in the future, or empty: nothing to ask for
     query = [("PageSize", str(PAGE_SIZE))]
     for name, moment in (("StartDate", start_at), ("EndDate", end_at)):
         if moment is not None:
-            query.append((name, moment.strftime("%Y-%m-%dT%H:%M:%SZ")))
+            # isoformat, not strftime: "%Y" writes year 1 as "1", and Monitor wants four digits.
+            query.append((name, moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"))
     if log_level is not None:
         query.append(("LogLevel", log_level))
     with APIClient(app, sid, retry=retry) as client:
@@ -385,14 +403,20 @@ def load_alerts(
     return type_alerts(pl.concat(pages) if pages else pl.DataFrame())
 
 
-def _scan(kind: Kind, account: object | None, app: ConnectApp | None, cache_dir: str | Path | None) -> pl.LazyFrame:
-    root = _cache_root(app or active_app(), cache_dir)
+def _scan(kind: Kind, account: object | None, app: object, cache_dir: object) -> pl.LazyFrame:
+    sid = account_sid_of(account) if account is not None else None
+    given = folder(cache_dir)
+    if app is not None:
+        app = resolve_app(app)  # a TypeError for anything but a ConnectApp
+    # The (active) app is needed only for its cache_dir: with a folder given, none is looked up.
+    root = given if given is not None else resolve_app(app).cache_dir
     if root is None:
         msg = "scan needs a cache folder: pass cache_dir= (or set CONNECT_NOTEBOOK_CACHE_DIR) and load first"
         raise ValueError(msg)
+    # A scan only reads: a missing folder is an empty cache, but a file in its place is a mistake.
+    root = checked_folder(root, from_app=given is None, create=False)
     accounts = None
-    if account is not None:
-        sid = account_sid_of(account)
+    if sid is not None:
         accounts = cached_family(root, sid) or [sid]
     return scan(root, kind.name, accounts, schema=kind.schema, time_column=kind.time_column)
 

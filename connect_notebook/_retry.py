@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -9,7 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Self
 
+from ._redact import shown
+
 __all__ = ["RetryPolicy", "Throttle"]
+
+MAX_ATTEMPTS = 100
+MAX_DELAY = 3600.0  # seconds; a longer wait between two tries is a mistake, and time.sleep refuses huge ones
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,6 +31,30 @@ class RetryPolicy:
     max_delay: float = 20.0
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
     rng: random.Random = field(default_factory=random.Random, compare=False)
+
+    def __post_init__(self) -> None:
+        # bool is an int to Python, but attempts=True is a mistake, not one attempt.
+        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int):
+            msg = f"attempts must be a whole number from 1 to {MAX_ATTEMPTS}, got {type(self.attempts).__name__}"
+            raise TypeError(msg)
+        if not 1 <= self.attempts <= MAX_ATTEMPTS:
+            msg = f"attempts must be a whole number from 1 to {MAX_ATTEMPTS}, got {shown(self.attempts)}"
+            raise ValueError(msg)
+        for name in ("base_delay", "max_delay"):
+            seconds = getattr(self, name)
+            allowed = f"a number of seconds from 0 to {MAX_DELAY:g}"
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+                msg = f"{name} must be {allowed}, got {type(seconds).__name__}"
+                raise TypeError(msg)
+            if not (math.isfinite(seconds) and 0 <= seconds <= MAX_DELAY):
+                msg = f"{name} must be {allowed}, got {shown(seconds)}"
+                raise ValueError(msg)
+        if not callable(self.sleep):
+            msg = f"sleep must be a function taking seconds, such as time.sleep, got {type(self.sleep).__name__}"
+            raise TypeError(msg)
+        if not isinstance(self.rng, random.Random):
+            msg = f"rng must be a random.Random (e.g. random.Random(1) in tests), got {type(self.rng).__name__}"
+            raise TypeError(msg)
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before try ``attempt + 1`` (``attempt`` counts from 1)."""

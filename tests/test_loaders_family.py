@@ -36,6 +36,7 @@ import connect_notebook as cn
 from connect_notebook import ACCOUNTS_SCHEMA, ALERTS_SCHEMA, USAGE_SCHEMA, ConfigError, ConnectApp
 from connect_notebook._active import app_for_sandbox
 from connect_notebook._family import customer as customer_of
+from connect_notebook._redact import shown
 from connect_notebook.sandbox import Profile, Sandbox
 
 DEFAULT_CUSTOMERS = [
@@ -202,9 +203,10 @@ def test_an_account_outside_the_family_is_a_value_error_naming_the_choices(
     with pytest.raises(ValueError, match="accounts must belong to the family") as info:
         load(connected, app, [customer, stranger])
     message = str(info.value)
-    assert stranger in message
+    # SIDs by their last four, as every message shows them (shown()): a token pasted after "AC" is SID-shaped.
+    assert shown(stranger) in message and stranger not in message
     for sid in sandbox.family(customer):
-        assert sid in message  # the choices
+        assert shown(sid) in message  # the choices
     assert "cn.accounts()" in message
     # Only the family list was read, to know the choices; no account's data.
     assert [(r.resource, r.times) for r in logged(sandbox)] == [("Accounts.json", 1)]
