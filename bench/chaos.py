@@ -11,6 +11,10 @@ and prints each one's table:
   session file run with a recognisable owner token; occurrences of it.
 - ``chaos_crash.py``: ``kill -9`` of a loader while it writes its cache; corrupt
   or duplicated days, and whether the next load equals the ground truth.
+- ``chaos_hostile.py``: 100 seeded loads against hostile servers (next links to
+  other origins and to the page itself, credentials echoed in error bodies, odd
+  ``Retry-After``); requests and credentials that reached the other origin, the
+  token in exceptions, loads that did not finish.
 
 Exits non-zero if any of them found a loss, a leak or a crash.
 """
@@ -45,6 +49,7 @@ def main() -> int:
         ),
         ("secrets", ["chaos_secrets.py", *(["--quick"] if args.quick else [])]),
         ("crash safety", ["chaos_crash.py", "--points", "3" if args.quick else "10", "--seed", seed]),
+        ("hostile servers", ["chaos_hostile.py", "--seed", seed, *(["--quick"] if args.quick else [])]),
     ]
     failed = []
     for title, command in runs:

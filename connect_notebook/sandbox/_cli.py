@@ -66,6 +66,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="concurrent requests per account before 429 / 20429",
     )
+    hostile = parser.add_argument_group("hostile server (what a broken or malicious server sends)")
+    hostile.add_argument(
+        "--foreign-link",
+        type=float,
+        default=0.0,
+        help="probability that a list page's next link points at --foreign-origin (per page)",
+    )
+    hostile.add_argument(
+        "--foreign-origin",
+        default="http://evil.invalid",
+        help="http(s)://host[:port] that foreign links point at (default %(default)s, which never resolves)",
+    )
+    hostile.add_argument(
+        "--self-link", type=float, default=0.0, help="probability that a page's next link is the page itself"
+    )
+    hostile.add_argument(
+        "--echo-auth",
+        type=float,
+        default=0.0,
+        help="probability that an error message quotes the request's Authorization header and password",
+    )
+    hostile.add_argument(
+        "--odd-retry-after",
+        type=float,
+        default=0.0,
+        help="probability that a 429 carries an odd Retry-After (HTTP-dates, nan, -5, 1e9, soon, empty)",
+    )
 
 
 def sandbox_from_args(args: argparse.Namespace) -> Sandbox:
@@ -81,6 +108,11 @@ def sandbox_from_args(args: argparse.Namespace) -> Sandbox:
         reset=args.reset,
         truncate=args.truncate,
         concurrency_limit=args.concurrency_limit,
+        foreign_link=args.foreign_link,
+        foreign_origin=args.foreign_origin,
+        self_link=args.self_link,
+        echo_auth=args.echo_auth,
+        odd_retry_after=args.odd_retry_after,
     )
     sb = Sandbox(
         seed=args.seed,

@@ -4,7 +4,8 @@ Every request goes through ``APIHandler.prepare()``: Basic auth as Twilio Connec
 does it, then the injected faults. Errors are rendered by ``write_error()`` as
 Twilio's ``{code, message, more_info, status}`` body. One module per resource
 family builds on it (``accounts``, ``calls``, ``messages``, ``usage``,
-``connect_apps``, ``monitor``).
+``connect_apps``, ``monitor``). List pages get their next link through
+``next_link()``, the one place the hostile link faults apply.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import tornado.web
 
@@ -69,6 +70,8 @@ class APIHandler(tornado.web.RequestHandler):
         self.state = state
         self._holding: str | None = None
         self._mangle: str | None = None
+        self._request_line: str | None = None  # set once the request authenticated
+        self._credentials: tuple[str, str, str] | None = None  # (header, user, password), for echo_auth
 
     def set_default_headers(self) -> None:
         """Every API answer is JSON, including errors."""
@@ -105,6 +108,7 @@ class APIHandler(tornado.web.RequestHandler):
         token = self.state.owner_auth_token
         if account is None or not hmac.compare_digest(password.encode(), token.encode()):
             raise unauthorized()
+        self._credentials = (header, user, password)
         if account.is_owner:
             principal = Principal(user, True, PERMISSIONS, frozenset({user}))
         else:
@@ -132,6 +136,7 @@ class APIHandler(tornado.web.RequestHandler):
         faults = self.state.faults
         request_line = f"{self.request.method} {self.request.uri}"
         faults.note(request_line)
+        self._request_line = request_line
         limit = faults.faults.concurrency_limit
         sid = self.principal.account_sid
         with self.state.lock:
@@ -141,14 +146,19 @@ class APIHandler(tornado.web.RequestHandler):
         self.set_header("Twilio-Concurrent-Requests", str(in_flight))
         if limit is not None and in_flight > limit:
             faults.count("concurrency_limit")
-            raise SandboxError(429, 20429, "Too Many Requests", {"Twilio-Concurrent-Requests": str(in_flight)})
+            headers = {"Twilio-Concurrent-Requests": str(in_flight)}
+            odd = faults.retry_after(request_line, None)  # None unless odd_retry_after draws one
+            if odd is not None:
+                headers["Retry-After"] = odd
+            raise SandboxError(429, 20429, "Too Many Requests", headers)
         decision = faults.decide(request_line)
         if decision.delay:
             await asyncio.sleep(decision.delay)
         if decision.kind == "rate_limit":
             headers = {"Twilio-Concurrent-Requests": str(in_flight)}
-            if decision.retry_after is not None:
-                headers["Retry-After"] = f"{decision.retry_after:g}"
+            retry_after = faults.retry_after(request_line, decision.retry_after)
+            if retry_after is not None:
+                headers["Retry-After"] = retry_after
             raise SandboxError(429, 20429, "Too Many Requests", headers)
         if decision.kind == "server_error":
             raise SandboxError(
@@ -216,12 +226,46 @@ class APIHandler(tornado.web.RequestHandler):
                 error = not_found(self.request.path)
             else:
                 error = SandboxError(status_code, _ERROR_CODES.get(status_code, 20500), message)
+        if (
+            self._request_line is not None
+            and self._credentials is not None
+            and self.state.faults.echoes_auth(self._request_line)
+        ):
+            # What a debugging proxy that dumps the request into the error text would send.
+            header, user, password = self._credentials
+            echoed = (
+                f"{error.message} (request {self._request_line} had Authorization: {header}; "
+                f"user {user}, password {password})"
+            )
+            error = SandboxError(error.status_code, error.code, echoed, error.headers)
         for name, value in error.headers.items():
             self.set_header(name, value)
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(json.dumps(error.body(), separators=(",", ":")))
 
     # -- helpers for list resources --
+
+    def next_link(self, own: str, following: str | None) -> str | None:
+        """The next link to send on a list page: ``following``, unless a link fault rewrites it.
+
+        ``own`` is the page's own URI (``uri`` on 2010 lists, relative; ``meta.url`` on v1
+        lists, absolute) and ``following`` the real next page's, in the same style, or None
+        on a last page. Called on the server thread while the page is rendered.
+        """
+        own_path = _path_and_query(own)
+        fault = self.state.faults.link(own_path)
+        if fault is None:
+            return following
+        if fault == "self":
+            return own
+        origin = urlsplit(self.state.faults.faults.foreign_origin)
+        target = _path_and_query(following or own)
+        if fault == "absolute":
+            return f"{origin.scheme}://{origin.netloc}{target}"
+        if fault == "userinfo":
+            # Starts with the API's own origin; the host is what follows the "@".
+            return f"{origin.scheme}://{self.request.host}@{origin.netloc}{target}"
+        return f"//{origin.netloc}{target}"  # scheme-relative
 
     def query_pairs(self) -> list[tuple[str, str]]:
         """The query string as ordered pairs; a body that is not UTF-8 is a 400."""
@@ -265,17 +309,19 @@ class APIHandler(tornado.web.RequestHandler):
         """
         path = self.request.path
         start = params.page * params.page_size
+        own = params.uri(path, params.page, params.token)
+        following = params.uri(path, params.page + 1, page.next_token) if page.next_token else None
         paging = {
             "end": start + max(len(page.items), 1) - 1,
             "first_page_uri": params.uri(path, 0, None),
-            "next_page_uri": params.uri(path, params.page + 1, page.next_token) if page.next_token else None,
+            "next_page_uri": self.next_link(own, following),
             "page": params.page,
             "page_size": params.page_size,
             "previous_page_uri": (
                 params.uri(path, max(params.page - 1, 0), page.previous_token) if page.previous_token else None
             ),
             "start": start,
-            "uri": params.uri(path, params.page, params.token),
+            "uri": own,
         }
         if render_bytes is None:
             assert render is not None
@@ -290,6 +336,12 @@ class NotFoundHandler(APIHandler):
 
     async def prepare(self) -> None:
         raise not_found(self.request.path)
+
+
+def _path_and_query(uri: str) -> str:
+    """``/path?query`` of a relative or absolute URI."""
+    parts = urlsplit(uri)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
 
 
 def route(pattern: str, **prefixes: str) -> str:
