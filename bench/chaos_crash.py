@@ -65,8 +65,8 @@ import polars as pl
 from polars.testing import assert_frame_equal
 
 from connect_notebook import CALLS_SCHEMA, load_calls, scan_calls
-from connect_notebook._active import app_for_sandbox
 from connect_notebook._cache import MonthCache
+from connect_notebook._kernel import app_for_sandbox
 from connect_notebook.sandbox import Profile, Sandbox
 
 NOW = "2026-11-01T00:00:00+00:00"  # the sandbox's pinned clock: 100 whole days before it

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import base64
 import email.utils
+import functools
 import json
 import logging
 import re
@@ -52,9 +53,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
-from connect_notebook._active import app_for_sandbox
 from connect_notebook._callback import CallbackServer, StateTokens
-from connect_notebook._magics import _verifier
+from connect_notebook._family import describe_customer
+from connect_notebook._kernel import app_for_sandbox
 from connect_notebook._session import ConnectedAccount, Session
 from connect_notebook._signature import compute_signature, is_valid_signature
 from connect_notebook.sandbox import Sandbox
@@ -415,7 +416,7 @@ def _callback_server(sandbox: Sandbox, session: Session, clock: FakeClock, **kwa
     """A callback server verifying against the sandbox, registered as its Connect App's URLs."""
     server = CallbackServer(
         session=session,
-        verify=_verifier(app_for_sandbox(sandbox)),
+        verify=functools.partial(describe_customer, app_for_sandbox(sandbox)),
         auth_token=sandbox.owner_auth_token,
         connect_app_sid=sandbox.connect_app_sid,
         port=0,

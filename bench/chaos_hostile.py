@@ -95,7 +95,7 @@ from connect_notebook import (  # noqa: E402
     load_calls,
     load_messages,
 )
-from connect_notebook._active import app_for_sandbox  # noqa: E402
+from connect_notebook._kernel import app_for_sandbox  # noqa: E402
 from connect_notebook._serving import ServerThread  # noqa: E402
 from connect_notebook.sandbox import Faults, Profile, Sandbox  # noqa: E402
 

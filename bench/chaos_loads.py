@@ -65,7 +65,7 @@ import polars as pl
 from polars.testing import assert_frame_equal
 
 from connect_notebook import CALLS_SCHEMA, ConnectNotebookError, RetryPolicy, load_calls
-from connect_notebook._active import app_for_sandbox
+from connect_notebook._kernel import app_for_sandbox
 from connect_notebook.sandbox import Faults, Profile, Sandbox
 
 NOW = "2026-11-01T00:00:00+00:00"  # every sandbox's pinned clock: whole days of history before it

@@ -624,10 +624,11 @@ def in_process(scan: Scan, sb: Any, workdir: Path) -> InProcess:
     Leaves the extension stopped and the sandbox reset.
     """
     import connect_notebook as cn
-    from connect_notebook import _magics
     from connect_notebook._cli import main as cli_main
     from connect_notebook._client import APIClient
+    from connect_notebook._config import Settings
     from connect_notebook._frames import decode_calls_page, type_calls
+    from connect_notebook._kernel import Kernel, swap
     from connect_notebook._report import ReportParams
 
     found = InProcess()
@@ -640,13 +641,12 @@ def in_process(scan: Scan, sb: Any, workdir: Path) -> InProcess:
     # refresh: every load asks Twilio (a cached day would need no request, so could not fail).
     one_day = {"start": DAY, "end": NEXT_DAY, "progress": False, "refresh": True}
     errors: list[tuple[str, BaseException]] = []
-    if _magics._ext is not None:
-        msg = "the extension already runs in this process; unload it first"
-        raise RuntimeError(msg)
+    kernel = Kernel()  # this run's own kernel, from the CONNECT_NOTEBOOK_* variables set above
+    previous = swap(kernel)
     with captured_logs() as logs:
         app = cn.ConnectApp.from_env()
         assert app == cn.active_app()
-        ext = _magics.start()
+        ext = kernel.start()
         try:
             # A customer connects through the button, as in the quickstart.
             button = cn.connect_button()
@@ -757,7 +757,7 @@ def in_process(scan: Scan, sb: Any, workdir: Path) -> InProcess:
                 for what, text in exception_texts(raised(cn.ConfigError, action)):
                     scan.add(PLACE_OTHER_PASTE, f"{label} {what}", text)
             with environ({**os.environ, "CONNECT_NOTEBOOK_CALLBACK_PORT": token}):
-                exc = raised(cn.ConfigError, _magics._port)
+                exc = raised(cn.ConfigError, Settings.from_env)
             for what, text in exception_texts(exc):
                 scan.add(PLACE_OTHER_PASTE, f"CONNECT_NOTEBOOK_CALLBACK_PORT {what}", text)
 
@@ -815,7 +815,8 @@ def in_process(scan: Scan, sb: Any, workdir: Path) -> InProcess:
             button.close()
             injected = sb.injected
         finally:
-            _magics.stop()
+            kernel.close()
+            swap(previous)
             sb.reset()
     try:
         userinfo_probe(scan, sb)

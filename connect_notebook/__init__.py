@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._active import active_app, default_customer, use_app, use_sandbox
 from ._config import ConnectApp
 from ._exceptions import (
     APIError,
@@ -30,10 +29,18 @@ from ._retry import RetryPolicy
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from ._family import accounts, customer
     from ._frames import ACCOUNTS_SCHEMA, ALERTS_SCHEMA, CALLS_SCHEMA, MESSAGES_SCHEMA, USAGE_SCHEMA
-    from ._loaders import load_alerts, load_calls, load_messages, load_usage, scan_calls, scan_messages
-    from ._magics import connect_button, session
+    from ._kernel import Kernel
+    from ._loaders import (
+        accounts,
+        customer,
+        load_alerts,
+        load_calls,
+        load_messages,
+        load_usage,
+        scan_calls,
+        scan_messages,
+    )
     from ._session import ConnectedAccount, Session
     from ._widget import ConnectButton
     from .sandbox import Sandbox
@@ -74,6 +81,7 @@ __all__ = [
     "load_ipython_extension",
     "load_messages",
     "load_usage",
+    "register_callback",
     "scan_calls",
     "scan_messages",
     "session",
@@ -87,13 +95,11 @@ _LAZY = {
     "ConnectButton": "connect_notebook._widget",
     "ConnectedAccount": "connect_notebook._session",
     "Session": "connect_notebook._session",
-    "accounts": "connect_notebook._family",
-    "customer": "connect_notebook._family",
-    "connect_button": "connect_notebook._magics",
-    "session": "connect_notebook._magics",
     **{
         name: "connect_notebook._loaders"
         for name in (
+            "accounts",
+            "customer",
             "load_alerts",
             "load_calls",
             "load_messages",
@@ -107,6 +113,53 @@ _LAZY = {
         for name in ("ACCOUNTS_SCHEMA", "ALERTS_SCHEMA", "CALLS_SCHEMA", "MESSAGES_SCHEMA", "USAGE_SCHEMA")
     },
 }
+
+
+def _current_kernel() -> Kernel:
+    from ._kernel import current  # the callback server's Tornado comes with it: imported on first use
+
+    return current()
+
+
+def active_app() -> ConnectApp:
+    """The app loaders use by default: the one ``%load_ext`` (or ``use_app``) made active, else
+    ``ConnectApp.from_env()`` when credentials are set, else the embedded sandbox's."""
+    return _current_kernel().active_app()
+
+
+def use_app(app: ConnectApp | None) -> None:
+    """Make ``app`` the default of every loader (None goes back to the environment / sandbox)."""
+    _current_kernel().use_app(app)
+
+
+def use_sandbox(sandbox: Sandbox | None = None) -> ConnectApp:
+    """Make a sandbox the active app: the one given, or the embedded one. Returns its ConnectApp."""
+    return _current_kernel().use_sandbox(sandbox)
+
+
+def default_customer() -> str:
+    """The account connected last in this kernel; on a sandbox, else its first customer."""
+    return _current_kernel().default_customer()
+
+
+def session() -> Session:
+    """The kernel's session of connected accounts (starts the callback server if needed)."""
+    return _current_kernel().session()
+
+
+def connect_button(app: ConnectApp | None = None) -> ConnectButton:
+    """A Connect button for ``app`` (default: the kernel's app), with a live status line."""
+    return _current_kernel().connect_button(app)
+
+
+def register_callback(
+    app: ConnectApp | None = None, *, authorize_url: str | None = None, deauthorize_url: str | None = None
+) -> dict[str, Any]:
+    """Set the Connect App's Authorize and Deauthorize Callback URLs on Twilio (default: this kernel's server).
+
+    This changes the app for every user of it, which is why it is never done silently.
+    """
+    return _current_kernel().register_callback(app, authorize_url=authorize_url, deauthorize_url=deauthorize_url)
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -1,11 +1,15 @@
-"""`_config`: every environment variable connect_notebook reads, in one table.
+"""`_config`: every environment variable connect_notebook reads, in one table, and the values built from them.
 
-Library code takes settings as arguments; only ``from_env``-style constructors
-and the command line read the environment, and only the names listed here.
+``Settings.from_env`` is the one reader of the environment (``CONNECT_NOTEBOOK_*``,
+``JUPYTERHUB_*``, ``XDG_CONFIG_HOME``): a ``Kernel`` reads it once when it is built,
+and the rest of the package takes what it needs from the frozen value, so a test
+or a second kernel builds its own ``Settings`` instead of patching the environment.
+``ConnectApp`` is the Connect App's credentials and URLs.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -25,8 +29,12 @@ __all__ = [
     "DEFAULT_LOOKBACK_DAYS",
     "DEFAULT_MONITOR_URL",
     "ENV_VARS",
+    "CREDENTIALS",
+    "DEFAULT_CALLBACK_PORT",
     "ConnectApp",
     "EnvVar",
+    "Hub",
+    "Settings",
     "check_sid",
 ]
 
@@ -35,6 +43,9 @@ DEFAULT_MONITOR_URL = "https://monitor.twilio.com"
 DEFAULT_AUTHORIZE_BASE_URL = "https://www.twilio.com"
 DEFAULT_CONCURRENCY = 16  # requests in flight per load; halves on 429 (Twilio publishes no limit, §8.6)
 DEFAULT_LOOKBACK_DAYS = 3
+DEFAULT_CALLBACK_PORT = 8791  # the Authorize URL registered on the Connect App names it
+CREDENTIALS = ("CONNECT_NOTEBOOK_ACCOUNT_SID", "CONNECT_NOTEBOOK_AUTH_TOKEN", "CONNECT_NOTEBOOK_CONNECT_APP_SID")
+log = logging.getLogger("connect_notebook")
 
 
 @dataclass(frozen=True)
@@ -59,7 +70,7 @@ ENV_VARS = (
     ),
     EnvVar(
         "CONNECT_NOTEBOOK_CALLBACK_PORT",
-        "8791",
+        str(DEFAULT_CALLBACK_PORT),
         "Port of the kernel's Connect callback server (the Authorize URL registered on the app names it).",
     ),
     EnvVar(
@@ -80,7 +91,7 @@ ENV_VARS = (
     EnvVar(
         "CONNECT_NOTEBOOK_SANDBOX_AUTOCONNECT",
         None,
-        "Embedded sandbox only: `wait()` clicks Authorize for this customer (1 = the first), for CI.",
+        "Embedded sandbox only: the sandbox clicks the Connect button's link as this customer (1: the first), for CI.",
     ),
     EnvVar("CONNECT_NOTEBOOK_CACHE_DIR", None, "Folder for the parquet cache of completed days (off when unset)."),
     EnvVar(
@@ -177,13 +188,8 @@ class ConnectApp:
 
         Raises ``ConfigError`` naming the missing variables when the credentials are not all set.
         """
-        env = os.environ if environ is None else environ
-        required = (
-            "CONNECT_NOTEBOOK_ACCOUNT_SID",
-            "CONNECT_NOTEBOOK_AUTH_TOKEN",
-            "CONNECT_NOTEBOOK_CONNECT_APP_SID",
-        )
-        missing = [name for name in required if not env.get(name)]
+        env = Settings.from_env().environ if environ is None else environ
+        missing = [name for name in CREDENTIALS if not env.get(name)]
         if missing:
             msg = f"set {', '.join(missing)} to use a real Connect App (see docs/configuration.md)"
             raise ConfigError(msg)
@@ -205,16 +211,6 @@ class ConnectApp:
             cache_dir=Path(cache) if cache else None,
         )
 
-    def register_callback(self, authorize_url: str | None = None, deauthorize_url: str | None = None) -> None:
-        """Set this app's Authorize URL and Deauthorize Callback URL on Twilio, in one call.
-
-        Defaults to the running extension's callback server. This changes the app
-        for every user of it, which is why it is never done silently.
-        """
-        from ._magics import register_callback
-
-        register_callback(self, authorize_url=authorize_url, deauthorize_url=deauthorize_url)
-
     @property
     def authorize_url(self) -> str:
         """The page a customer opens to authorize this app (``…/authorize/CN…``)."""
@@ -231,3 +227,112 @@ class ConnectApp:
             )
         )
         return f"<table><caption style='text-align:left'><b>ConnectApp</b></caption>{rows}</table>"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hub:
+    """What JupyterHub tells a single-user server about itself (its ``JUPYTERHUB_*`` variables)."""
+
+    service_prefix: str
+    public_url: str = ""
+    public_hub_url: str = ""
+    host: str = ""
+    base_url: str = "/"
+
+
+def _port(raw: str | None) -> int:
+    if not raw:
+        return DEFAULT_CALLBACK_PORT
+    if not raw.isdigit() or not 0 <= int(raw) <= 65535:
+        msg = f"CONNECT_NOTEBOOK_CALLBACK_PORT must be a port number from 0 to 65535, got {shown(raw)}"
+        raise ConfigError(msg)
+    return int(raw)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything the kernel reads from its environment, read once.
+
+    ``environ`` holds the ``CONNECT_NOTEBOOK_*`` variables as given (the app is
+    built from them on demand, so half-set credentials are reported when an app
+    is needed, not when the package is imported).
+    """
+
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+    callback_port: int = DEFAULT_CALLBACK_PORT
+    public_url: str | None = None
+    register_callback: bool = False
+    sandbox_now: str | None = None
+    sandbox_autoconnect: str | None = None
+    sandbox_customers: tuple[str, ...] = ()
+    hub: Hub | None = None
+    config_home: Path = field(default_factory=lambda: Path.home() / ".config")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the variables this package uses from ``environ`` (default: ``os.environ``)."""
+        env = dict(os.environ if environ is None else environ)
+        ours = {k: v for k, v in env.items() if k.startswith("CONNECT_NOTEBOOK_")}
+        hub = None
+        if env.get("JUPYTERHUB_SERVICE_PREFIX"):
+            hub = Hub(
+                service_prefix=env["JUPYTERHUB_SERVICE_PREFIX"],
+                public_url=env.get("JUPYTERHUB_PUBLIC_URL", ""),
+                public_hub_url=env.get("JUPYTERHUB_PUBLIC_HUB_URL", ""),
+                host=env.get("JUPYTERHUB_HOST", ""),
+                base_url=env.get("JUPYTERHUB_BASE_URL", "/") or "/",
+            )
+        customers = ours.get("CONNECT_NOTEBOOK_SANDBOX_CUSTOMERS", "")
+        config_home = env.get("XDG_CONFIG_HOME")
+        return cls(
+            environ=ours,
+            callback_port=_port(ours.get("CONNECT_NOTEBOOK_CALLBACK_PORT")),
+            public_url=(ours.get("CONNECT_NOTEBOOK_PUBLIC_URL") or "").rstrip("/") or None,
+            register_callback=ours.get("CONNECT_NOTEBOOK_REGISTER_CALLBACK") == "1",
+            sandbox_now=ours.get("CONNECT_NOTEBOOK_SANDBOX_NOW") or None,
+            sandbox_autoconnect=ours.get("CONNECT_NOTEBOOK_SANDBOX_AUTOCONNECT") or None,
+            sandbox_customers=tuple(s for s in customers.split(",") if s),
+            hub=hub,
+            config_home=Path(config_home) if config_home else Path.home() / ".config",
+        )
+
+    @property
+    def has_credentials(self) -> bool:
+        """Whether any of the Connect App's credentials is set (then all must be)."""
+        return any(self.environ.get(name) for name in CREDENTIALS)
+
+    def app(self) -> ConnectApp | None:
+        """The Connect App the variables describe; None when no credential is set.
+
+        ``ConfigError`` naming the missing variables when only some are set: a
+        mistake to report, not a reason to fall back to the sandbox.
+        """
+        if not self.has_credentials:
+            return None
+        return ConnectApp.from_env(self.environ)
+
+    def session_file(self, app: ConnectApp) -> Path:
+        """Where the session of ``app`` is remembered: the user's config folder, one file per Connect App."""
+        name = f"accounts-{app.account_sid[-8:]}-{app.connect_app_sid[-8:]}.json"
+        return self.config_home / "connect_notebook" / name
+
+    def callback_public_url(self, port: int) -> str | None:
+        """The public URL of the callback server on ``port`` when a proxy serves it (JupyterHub, Binder).
+
+        ``CONNECT_NOTEBOOK_PUBLIC_URL`` wins; behind JupyterHub, the hub's
+        ``user-redirect`` form of jupyter-server-proxy's ``/proxy/<port>``; else None
+        (loopback).
+        """
+        if self.public_url:
+            return self.public_url
+        hub = self.hub
+        if hub is None:
+            return None
+        origin = (hub.public_url or hub.public_hub_url or hub.host).rstrip("/")
+        if not origin.startswith(("http://", "https://")):
+            # Without the hub's public address the URL would be relative: unusable on a Connect App.
+            log.warning("behind JupyterHub, but its public URL is unknown: set CONNECT_NOTEBOOK_PUBLIC_URL")
+            return None
+        if origin.endswith("/hub"):
+            origin = origin[: -len("/hub")]
+        return f"{origin}{hub.base_url.rstrip('/')}/hub/user-redirect/proxy/{port}"

@@ -9,11 +9,12 @@ under its own path with the same credentials.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import polars as pl
 
-from ._active import active_app
 from ._client import APIClient
 from ._config import ConnectApp, check_sid
 from ._exceptions import NotFoundError
@@ -23,27 +24,14 @@ from ._session import ConnectedAccount
 
 __all__ = [
     "account_sid_of",
-    "accounts",
     "check_accounts",
-    "customer",
     "customer_of",
+    "describe_customer",
+    "list_accounts",
     "read_family",
-    "resolve_app",
+    "register_callback",
     "select_accounts",
 ]
-
-
-def resolve_app(app: object) -> ConnectApp:
-    """``app`` if it is a ConnectApp, the active app for None; anything else is a TypeError (before any request)."""
-    if app is None:
-        return active_app()
-    if not isinstance(app, ConnectApp):
-        msg = (
-            f"app must be a ConnectApp (or None for the active one), got {type(app).__name__}; "
-            "build one with cn.ConnectApp(...) or cn.ConnectApp.from_env()"
-        )
-        raise TypeError(msg)
-    return app
 
 
 def account_sid_of(account: object) -> str:
@@ -129,34 +117,15 @@ def select_accounts(family: pl.DataFrame, connected_sid: str, accounts: str | It
     return [s for s in sids if s in wanted]
 
 
-def accounts(account: object, *, app: ConnectApp | None = None) -> pl.DataFrame:
-    """The customer's accounts behind a connected AccountSid, as a typed frame (``ACCOUNTS_SCHEMA``).
-
-    One row per account: the main account, its subaccounts (closed ones too) and
-    the Connect App's own subaccount, with ``status``, ``type``,
-    ``owner_account_sid`` (the main account), ``date_created`` and
-    ``is_connect_subaccount`` (the SID Twilio gave the app).
-
-    Examples
-    --------
-    >>> cn.accounts(account).select("friendly_name", "status")  # doctest: +SKIP
-    """
-    app = resolve_app(app)
-    sid = account_sid_of(account)
+def list_accounts(app: ConnectApp, sid: str) -> pl.DataFrame:
+    """The family behind the connected ``sid`` (see ``cn.accounts``)."""
     with APIClient(app, sid) as client:
         return read_family(client)
 
 
-def customer(account: object, *, app: ConnectApp | None = None) -> ConnectedAccount:
-    """Who is behind a connected AccountSid: the customer's name and main account, and the app's permissions.
-
-    Checks with Twilio that the owner's token works for the SID (``AuthorizationRevoked``
-    otherwise). ``label`` is what the widget, the session and the report show,
-    e.g. ``Harbor Dental Group (AC…0431)``: the customer, not the Connect subaccount.
-    """
-    app = resolve_app(app)
-    sid = account_sid_of(account)
-    with APIClient(app, sid) as client:
+def describe_customer(app: ConnectApp, sid: str) -> ConnectedAccount:
+    """Who is behind the connected ``sid``, checked with Twilio (see ``cn.customer``); the callback's verifier."""
+    with APIClient(app, check_sid(sid, "AC", "AccountSid")) as client:
         family = read_family(client)
         if family.height:
             main_sid, name = customer_of(family, sid)
@@ -172,3 +141,21 @@ def customer(account: object, *, app: ConnectApp | None = None) -> ConnectedAcco
         except NotFoundError:
             permissions = ()
     return ConnectedAccount(sid=sid, friendly_name=name, permissions=permissions, customer_sid=main_sid)
+
+
+def register_callback(app: ConnectApp, *, authorize_url: str, deauthorize_url: str) -> dict[str, Any]:
+    """Set the Connect App's Authorize URL and Deauthorize Callback URL (one POST, as the owner).
+
+    This changes the app for every user of it, which is why the kernel does it only on
+    the sandbox or when asked. Returns the updated ConnectApp resource.
+    """
+    form = {
+        "AuthorizeRedirectUrl": authorize_url,
+        "DeauthorizeCallbackUrl": deauthorize_url,
+        "DeauthorizeCallbackMethod": "POST",
+    }
+    with APIClient(app, app.account_sid) as client:
+        result: dict[str, Any] = client.fetch(
+            client.api(f"ConnectApps/{app.connect_app_sid}.json"), json.loads, what="Connect App update", form=form
+        )
+    return result

@@ -20,7 +20,6 @@ from urllib.parse import urlencode
 
 import polars as pl
 
-from ._active import notify_revoked
 from ._arguments import (
     EARLIEST,
     address,
@@ -39,7 +38,14 @@ from ._cache import scan, write_family
 from ._client import APIClient
 from ._config import DEFAULT_LOOKBACK_DAYS, ConnectApp
 from ._exceptions import AuthorizationRevoked
-from ._family import account_sid_of, check_accounts, read_family, resolve_app, select_accounts
+from ._family import (
+    account_sid_of,
+    check_accounts,
+    describe_customer,
+    list_accounts,
+    read_family,
+    select_accounts,
+)
 from ._frames import (
     CALL_DIRECTIONS,
     CALL_STATUSES,
@@ -50,10 +56,21 @@ from ._frames import (
     type_alerts,
     type_usage,
 )
+from ._kernel import current
 from ._retry import RetryPolicy, Throttle
+from ._session import ConnectedAccount
 from ._windows import CALLS, MESSAGES, PAGE_SIZE, Kind, Span, load_windows
 
-__all__ = ["load_alerts", "load_calls", "load_messages", "load_usage", "scan_calls", "scan_messages"]
+__all__ = [
+    "accounts",
+    "customer",
+    "load_alerts",
+    "load_calls",
+    "load_messages",
+    "load_usage",
+    "scan_calls",
+    "scan_messages",
+]
 
 log = logging.getLogger("connect_notebook")
 MESSAGE_RETENTION_DAYS = 400
@@ -99,7 +116,7 @@ def _load_family(
     )
     retry = retry_policy(retry)
     given = folder(cache_dir)
-    app = resolve_app(app)
+    app = current().resolve_app(app)
     workers = app.concurrency if requested is None else requested
     root = given if given is not None else app.cache_dir
     if root is not None:
@@ -153,7 +170,7 @@ def _load_family(
                     bar=bar,
                 )
     except AuthorizationRevoked as exc:
-        notify_revoked(exc.account_sid)
+        current().notify_revoked(exc.account_sid)
         raise
 
 
@@ -325,7 +342,7 @@ def load_usage(
     start_at, end_at = checked_range(start, end)
     category = usage_category(category)
     retry = retry_policy(retry)
-    app = resolve_app(app)
+    app = current().resolve_app(app)
     now = datetime.now(UTC)
     if end_at is not None:
         end_at = min(end_at, now)  # no day after today has usage yet
@@ -357,7 +374,7 @@ def load_usage(
                 url = client.api(f"Usage/Records/Daily.json?{urlencode(query)}", account_sid=member)
                 pages += client.iter_pages(url, decode_usage_page, what="usage page")
     except AuthorizationRevoked as exc:
-        notify_revoked(exc.account_sid)
+        current().notify_revoked(exc.account_sid)
         raise
     return type_usage(pl.concat(pages) if pages else pl.DataFrame())
 
@@ -383,7 +400,7 @@ def load_alerts(
     start_at, end_at = checked_range(start, end)
     log_level = one_of(log_level, LOG_LEVELS, "log_level")
     retry = retry_policy(retry)
-    app = resolve_app(app)
+    app = current().resolve_app(app)
     now = datetime.now(UTC)
     if end_at is not None:
         end_at = min(end_at, now)  # no alert is from after now
@@ -407,9 +424,9 @@ def _scan(kind: Kind, account: object | None, app: object, cache_dir: object) ->
     sid = account_sid_of(account) if account is not None else None
     given = folder(cache_dir)
     if app is not None:
-        app = resolve_app(app)  # a TypeError for anything but a ConnectApp
+        app = current().resolve_app(app)  # a TypeError for anything but a ConnectApp
     # The (active) app is needed only for its cache_dir: with a folder given, none is looked up.
-    root = given if given is not None else resolve_app(app).cache_dir
+    root = given if given is not None else current().resolve_app(app).cache_dir
     if root is None:
         msg = "scan needs a cache folder: pass cache_dir= (or set CONNECT_NOTEBOOK_CACHE_DIR) and load first"
         raise ValueError(msg)
@@ -437,3 +454,30 @@ def scan_messages(
 ) -> pl.LazyFrame:
     """A LazyFrame over the cached messages (see ``scan_calls``)."""
     return _scan(MESSAGES, account, app, cache_dir)
+
+
+def accounts(account: object, *, app: ConnectApp | None = None) -> pl.DataFrame:
+    """The customer's accounts behind a connected AccountSid, as a typed frame (``ACCOUNTS_SCHEMA``).
+
+    One row per account: the main account, its subaccounts (closed ones too) and
+    the Connect App's own subaccount, with ``status``, ``type``,
+    ``owner_account_sid`` (the main account), ``date_created`` and
+    ``is_connect_subaccount`` (the SID Twilio gave the app).
+
+    Examples
+    --------
+    >>> cn.accounts(account).select("friendly_name", "status")  # doctest: +SKIP
+    """
+    sid = account_sid_of(account)
+    return list_accounts(current().resolve_app(app), sid)
+
+
+def customer(account: object, *, app: ConnectApp | None = None) -> ConnectedAccount:
+    """Who is behind a connected AccountSid: the customer's name and main account, and the app's permissions.
+
+    Checks with Twilio that the owner's token works for the SID (``AuthorizationRevoked``
+    otherwise). ``label`` is what the widget, the session and the report show,
+    e.g. ``Harbor Dental Group (AC…0431)``: the customer, not the Connect subaccount.
+    """
+    sid = account_sid_of(account)
+    return describe_customer(current().resolve_app(app), sid)

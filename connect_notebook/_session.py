@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -20,7 +19,7 @@ from typing import Literal
 
 from ._cache import atomic_write
 
-__all__ = ["ConnectedAccount", "Session", "default_session_file"]
+__all__ = ["ConnectedAccount", "Session"]
 
 log = logging.getLogger("connect_notebook")
 Event = Literal["connected", "declined", "revoked", "removed"]
@@ -66,12 +65,6 @@ class ConnectedAccount:
             revoked=bool(data.get("revoked", False)),
             customer_sid=customer if isinstance(customer, str) else None,
         )
-
-
-def default_session_file(owner_sid: str, connect_app_sid: str) -> Path:
-    """Where a session is remembered: the user's config folder, one file per Connect App."""
-    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return base / "connect_notebook" / f"accounts-{owner_sid[-8:]}-{connect_app_sid[-8:]}.json"
 
 
 class Session:

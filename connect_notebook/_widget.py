@@ -40,8 +40,6 @@ class ConnectButton(widgets.VBox):  # type: ignore[misc]  # VBox is untyped (Any
         ``verify(sid) -> ConnectedAccount`` for a pasted AccountSid.
     note
         A line shown under the button (e.g. the Authorize URL to register).
-    autoconnect
-        Sandbox only: performs the customer's click-through headlessly (CI).
     """
 
     def __init__(
@@ -51,12 +49,10 @@ class ConnectButton(widgets.VBox):  # type: ignore[misc]  # VBox is untyped (Any
         authorize_url: Callable[[], str],
         verify: Callable[[str], ConnectedAccount],
         note: str | None = None,
-        autoconnect: Callable[[], None] | None = None,
     ) -> None:
         self._session = session
         self._authorize_url = authorize_url
         self._verify = verify
-        self._autoconnect = autoconnect
         self._lock = threading.RLock()
         self._event = threading.Event()
         self._result: ConnectedAccount | None = None
@@ -152,8 +148,6 @@ class ConnectButton(widgets.VBox):  # type: ignore[misc]  # VBox is untyped (Any
         with self._lock:
             if self._result is None and self._failure is None:
                 self._show("Waiting for the customer to authorize…", "#0263e0")
-        if self._autoconnect is not None and not self._event.is_set():
-            threading.Thread(target=self._autoconnect, name="connect_notebook-autoconnect", daemon=True).start()
         if not self._event.wait(timeout):
             self._show("Not connected (timed out)", _TWILIO_RED)
             msg = (

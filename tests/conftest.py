@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from connect_notebook import ConnectApp
-from connect_notebook._active import app_for_sandbox
+from connect_notebook._kernel import app_for_sandbox, swap
 from connect_notebook.sandbox import Sandbox
 
 # The sandbox's clock is pinned, so every test sees the same history.
@@ -26,6 +26,19 @@ def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("CONNECT_NOTEBOOK_", "TWILIO_")):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_kernel(_clean_environ: None) -> Iterator[None]:
+    """Each test gets a kernel of its own, built from the environment when first used (after the test set it).
+
+    The kernel a test used is closed afterwards: its callback server and embedded sandbox stop.
+    """
+    previous = swap(None)
+    yield
+    used = swap(previous)
+    if used is not None:
+        used.close()
 
 
 @pytest.fixture(scope="session")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html import unescape
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,10 +18,11 @@ import httpx
 import pytest
 
 from connect_notebook import load_calls
-from connect_notebook._active import app_for_sandbox, revocation_listeners
 from connect_notebook._callback import CallbackServer, StateTokens
+from connect_notebook._config import Settings
 from connect_notebook._exceptions import AuthorizationRevoked
-from connect_notebook._magics import _verifier
+from connect_notebook._family import describe_customer
+from connect_notebook._kernel import Kernel, app_for_sandbox, swap
 from connect_notebook._session import ConnectedAccount, Session
 from connect_notebook._signature import compute_signature
 from connect_notebook.sandbox import Sandbox
@@ -59,7 +62,7 @@ def serving(sandbox: Sandbox, session: Session, **kwargs: object) -> Iterator[Ca
     """A callback server for the sandbox's Connect App, registered on it; stopped afterwards."""
     server = CallbackServer(
         session=session,
-        verify=_verifier(app_for_sandbox(sandbox)),
+        verify=functools.partial(describe_customer, app_for_sandbox(sandbox)),
         auth_token=sandbox.owner_auth_token,
         connect_app_sid=sandbox.connect_app_sid,
         port=0,
@@ -798,25 +801,24 @@ def test_unknown_path_is_a_404_page(path: str, callback_server: CallbackServer, 
 
 
 def test_a_401_from_the_loader_after_revoking_marks_the_account_revoked(
-    sandbox: Sandbox,
-    authorized: str,
-    callback_server: CallbackServer,
-    session: Session,
-    events: Events,
-    browser: httpx.Client,
+    sandbox: Sandbox, authorized: str, browser: httpx.Client, tmp_path: Path
 ) -> None:
-    connect(browser, callback_server, authorized)
-    # No deauthorize callback this time, so the only news of the revocation is Twilio's 401.
-    sandbox.update_connect_app(deauthorize_callback_url=None)
-    assert sandbox.deauthorize(authorized).callback_url is None
-    assert authorized in session
-
-    revocation_listeners.append(session.revoke)
-    try:
-        with pytest.raises(AuthorizationRevoked, match="Connect it again") as caught:
-            load_calls(authorized, app=app_for_sandbox(sandbox), progress=False)
-    finally:
-        revocation_listeners.remove(session.revoke)
+    # The kernel owns the session the loaders report to: build one, and make it current.
+    with Kernel(Settings(callback_port=0, register_callback=True, config_home=tmp_path)) as kernel:
+        previous = swap(kernel)
+        try:
+            connection = kernel.start(app_for_sandbox(sandbox))
+            session, events = connection.session, Events()
+            session.subscribe(events)
+            connect(browser, connection.server, authorized)
+            # No deauthorize callback this time, so the only news of the revocation is Twilio's 401.
+            sandbox.update_connect_app(deauthorize_callback_url=None)
+            assert sandbox.deauthorize(authorized).callback_url is None
+            assert authorized in session
+            with pytest.raises(AuthorizationRevoked, match="Connect it again") as caught:
+                load_calls(authorized, progress=False)  # the kernel's app: the one it started for
+        finally:
+            swap(previous)
 
     assert caught.value.account_sid == authorized
     assert authorized not in session

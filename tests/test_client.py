@@ -40,9 +40,9 @@ from connect_notebook import (
     ServerError,
     TransportError,
 )
-from connect_notebook._active import app_for_sandbox
 from connect_notebook._client import APIClient, _parse_retry_after
 from connect_notebook._frames import decode_calls_page
+from connect_notebook._kernel import app_for_sandbox
 from connect_notebook._retry import Throttle
 from connect_notebook._serving import ServerThread
 from connect_notebook.sandbox import Faults, Sandbox

@@ -9,14 +9,17 @@ from typing import Any
 
 import pytest
 
-from connect_notebook import ConfigError, ConnectApp, _active, active_app, default_customer, use_app
+import connect_notebook as cn
+from connect_notebook import ConfigError, ConnectApp
 from connect_notebook._config import (
     DEFAULT_API_URL,
     DEFAULT_AUTHORIZE_BASE_URL,
     DEFAULT_CONCURRENCY,
     DEFAULT_MONITOR_URL,
     ENV_VARS,
+    Settings,
 )
+from connect_notebook._kernel import Kernel
 
 OWNER = "AC" + "1" * 32
 APP_SID = "CN" + "2" * 32
@@ -34,18 +37,14 @@ def make(**overrides: Any) -> ConnectApp:
 
 
 @pytest.fixture
-def no_active_app(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nothing made active by %load_ext or use_app, whatever other tests did."""
-    monkeypatch.setattr(_active, "_active", None)
+def kernel(tmp_path: Path) -> Iterator[Kernel]:
+    """A kernel of the test's own, built from a fresh reading of the environment; closed afterwards."""
+    with Kernel(Settings.from_env({"XDG_CONFIG_HOME": str(tmp_path)})) as k:
+        yield k
 
 
-@pytest.fixture
-def no_embedded_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No embedded sandbox yet; one started by the test is stopped afterwards."""
-    monkeypatch.setattr(_active, "_embedded", None)
-    yield
-    if _active._embedded is not None:
-        _active._embedded.stop()
+def kernel_of(environ: dict[str, str]) -> Kernel:
+    return Kernel(Settings.from_env(environ))
 
 
 # --- construction and validation --------------------------------------------------
@@ -271,14 +270,16 @@ def test_every_variable_from_env_reads_is_in_env_vars_with_its_default() -> None
 # --- active_app ---------------------------------------------------------------------
 
 
-def test_active_app_comes_from_the_environment_when_credentials_are_set(
-    monkeypatch: pytest.MonkeyPatch, no_active_app: None, no_embedded_sandbox: None
-) -> None:
+def test_active_app_comes_from_the_environment_when_credentials_are_set() -> None:
+    with kernel_of({**REQUIRED, "CONNECT_NOTEBOOK_API_URL": "http://127.0.0.1:8001"}) as kernel:
+        assert kernel.active_app() == make(api_url="http://127.0.0.1:8001")
+        assert kernel.started_sandbox is None
+
+
+def test_the_public_active_app_reads_the_environment_of_the_current_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in REQUIRED.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("CONNECT_NOTEBOOK_API_URL", "http://127.0.0.1:8001")
-    assert active_app() == make(api_url="http://127.0.0.1:8001")
-    assert _active._embedded is None
+    assert cn.active_app() == make()  # conftest gives each test a fresh current kernel, built on first use
 
 
 @pytest.mark.parametrize(
@@ -289,54 +290,49 @@ def test_active_app_comes_from_the_environment_when_credentials_are_set(
         pytest.param(["CONNECT_NOTEBOOK_ACCOUNT_SID", "CONNECT_NOTEBOOK_AUTH_TOKEN"], id="no-connect-app-sid"),
     ],
 )
-def test_half_set_credentials_are_a_config_error_not_a_silent_sandbox(
-    monkeypatch: pytest.MonkeyPatch, no_active_app: None, no_embedded_sandbox: None, present: list[str]
-) -> None:
-    for name in present:
-        monkeypatch.setenv(name, REQUIRED[name])
-    with pytest.raises(ConfigError) as info:
-        active_app()
+def test_half_set_credentials_are_a_config_error_not_a_silent_sandbox(present: list[str]) -> None:
+    with kernel_of({name: REQUIRED[name] for name in present}) as kernel:
+        with pytest.raises(ConfigError) as info:
+            kernel.active_app()
+        assert kernel.started_sandbox is None  # no sandbox was started as a fallback
     for name in REQUIRED:
         assert (name in str(info.value)) == (name not in present)
     assert TOKEN not in str(info.value)
-    assert _active._embedded is None  # no sandbox was started as a fallback
 
 
-def test_use_app_wins_over_the_environment_until_cleared(
-    monkeypatch: pytest.MonkeyPatch, no_active_app: None, no_embedded_sandbox: None
-) -> None:
-    for name, value in REQUIRED.items():
-        monkeypatch.setenv(name, value)
+def test_use_app_wins_over_the_environment_until_cleared() -> None:
     chosen = make(api_url="http://127.0.0.1:9999")
-    use_app(chosen)
-    try:
-        assert active_app() is chosen
-    finally:
-        use_app(None)
-    assert active_app() == make()
+    with kernel_of(REQUIRED) as kernel:
+        kernel.use_app(chosen)
+        assert kernel.active_app() is chosen
+        kernel.use_app(None)
+        assert kernel.active_app() == make()
 
 
-def test_active_app_without_credentials_is_the_embedded_sandbox_with_its_customers_authorized(
-    monkeypatch: pytest.MonkeyPatch, no_active_app: None, no_embedded_sandbox: None
-) -> None:
+def test_two_kernels_keep_their_own_apps() -> None:
+    with kernel_of(REQUIRED) as one, kernel_of({}) as other:
+        one.use_app(make(api_url="http://127.0.0.1:9999"))
+        assert other.settings.app() is None
+        assert one.active_app() != make()
+
+
+def test_active_app_without_credentials_is_the_embedded_sandbox_with_its_customers_authorized(kernel: Kernel) -> None:
     import httpx
 
-    monkeypatch.setattr(_active, "connected_account", None)  # no extension loaded: nothing connected here
-
-    app = active_app()
-    sandbox = _active._embedded
+    app = kernel.active_app()
+    sandbox = kernel.started_sandbox
     assert sandbox is not None
     assert app.api_url == sandbox.api_url
     assert app.account_sid == sandbox.owner_account_sid
     assert app.connect_app_sid == sandbox.connect_app_sid
-    assert active_app() == app  # started once, reused
+    assert kernel.active_app() == app  # started once, reused
     # Every customer is authorized: the app holds one Connect subaccount per customer, and reads
     # the customer's main account with it (twilio-api-notes.md §8.1).
     customers = sandbox.customer_account_sids
     connected = sandbox.connected_account_sids
     assert connected == [sandbox.connected_sid(c) for c in customers]
     assert not set(connected) & set(customers)
-    assert default_customer() == connected[0]
+    assert kernel.default_customer() == connected[0]  # nothing connected in this kernel: the sandbox's first
     with httpx.Client(auth=(connected[0], app.auth_token)) as client:
         response = client.get(f"{app.api_url}/2010-04-01/Accounts/{customers[0]}.json")
     assert response.status_code == 200
@@ -344,3 +340,66 @@ def test_active_app_without_credentials_is_the_embedded_sandbox_with_its_custome
     with httpx.Client(auth=(customers[0], app.auth_token)) as client:
         refused = client.get(f"{app.api_url}/2010-04-01/Accounts/{customers[0]}.json")
     assert refused.status_code == 401  # a main account's SID with the owner's token is not an authorization
+
+
+# --- Settings: the one reader of the environment -----------------------------------
+
+
+def test_settings_read_every_variable_the_kernel_uses(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            **REQUIRED,
+            "CONNECT_NOTEBOOK_CALLBACK_PORT": "9123",
+            "CONNECT_NOTEBOOK_PUBLIC_URL": "https://example.org/proxy/9123/",
+            "CONNECT_NOTEBOOK_REGISTER_CALLBACK": "1",
+            "CONNECT_NOTEBOOK_SANDBOX_NOW": "2026-11-01T12:00:00+00:00",
+            "CONNECT_NOTEBOOK_SANDBOX_AUTOCONNECT": "first",
+            "CONNECT_NOTEBOOK_SANDBOX_CUSTOMERS": f"{OWNER},AC{'3' * 32}",
+            "JUPYTERHUB_SERVICE_PREFIX": "/user/alice/",
+            "JUPYTERHUB_PUBLIC_URL": "https://hub.example.org",
+            "XDG_CONFIG_HOME": str(tmp_path),
+            "UNRELATED": "ignored",
+        }
+    )
+    assert settings.callback_port == 9123
+    assert settings.public_url == "https://example.org/proxy/9123"
+    assert settings.register_callback is True
+    assert settings.sandbox_now == "2026-11-01T12:00:00+00:00"
+    assert settings.sandbox_autoconnect == "first"
+    assert settings.sandbox_customers == (OWNER, "AC" + "3" * 32)
+    assert settings.hub is not None and settings.hub.public_url == "https://hub.example.org"
+    assert settings.config_home == tmp_path
+    assert "UNRELATED" not in settings.environ
+    assert settings.app() == make()
+    assert settings.session_file(make()).parent == tmp_path / "connect_notebook"
+    assert TOKEN not in repr(settings)
+
+
+def test_settings_without_variables_are_the_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.callback_port == 8791 == int(next(v.default for v in ENV_VARS if v.name.endswith("CALLBACK_PORT")))
+    assert (settings.public_url, settings.hub, settings.app()) == (None, None, None)
+    assert settings.register_callback is False
+    assert settings.callback_public_url(8791) is None
+
+
+def test_settings_are_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Settings.from_env({}).callback_port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("raw", ["http", "70000", "-1", "80 "])
+def test_a_malformed_callback_port_is_a_config_error_naming_the_variable(raw: str) -> None:
+    with pytest.raises(ConfigError, match="CONNECT_NOTEBOOK_CALLBACK_PORT"):
+        Settings.from_env({"CONNECT_NOTEBOOK_CALLBACK_PORT": raw})
+
+
+def test_only_the_config_module_reads_the_environment() -> None:
+    # The command line passes the environment on to the JupyterLab it starts; nothing else reads it.
+    package = Path(__file__).resolve().parents[1] / "connect_notebook"
+    readers = {
+        str(p.relative_to(package))
+        for p in package.rglob("*.py")
+        if any(word in p.read_text() for word in ("os.environ", "os.getenv", "environ.get("))
+    }
+    assert readers <= {"_config.py", "_cli.py"}, readers

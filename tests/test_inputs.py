@@ -56,7 +56,7 @@ from connect_notebook import (
     ConnectApp,
     RetryPolicy,
 )
-from connect_notebook._active import app_for_sandbox
+from connect_notebook._kernel import app_for_sandbox
 from connect_notebook.sandbox import Profile, Sandbox
 
 TOKEN = "5f3a9c0e7b2d4f6a8c1e3b5d7f9a0c2e"  # shaped like an Auth Token, easy to spot in a message

@@ -139,7 +139,7 @@ def test_callback_reaches_a_cell_blocked_in_wait_and_unload_frees_the_port(kerne
             "import json, connect_notebook\n"
             "button = connect_notebook.connect_button()\n"
             "print(json.dumps({'link': button.link.value, 'status_comm': button.status.model_id,\n"
-            "  'customers': connect_notebook._active.embedded_sandbox().customer_account_sids}))\n"
+            "  'customers': connect_notebook._kernel.current().embedded_sandbox().customer_account_sids}))\n"
         )
     )
     href = html.unescape(re.search(r'class="cn-connect-link" href="([^"]+)"', info["link"]).group(1))

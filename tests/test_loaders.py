@@ -68,7 +68,7 @@ from connect_notebook import (
     load_messages,
     load_usage,
 )
-from connect_notebook._active import app_for_sandbox
+from connect_notebook._kernel import app_for_sandbox
 from connect_notebook.sandbox import Faults, Sandbox
 
 # --- fixtures ---------------------------------------------------------------------

@@ -44,7 +44,7 @@ from polars.testing import assert_frame_equal
 
 import connect_notebook as cn
 from connect_notebook import CALLS_SCHEMA, ConnectApp
-from connect_notebook._active import app_for_sandbox
+from connect_notebook._kernel import app_for_sandbox
 from connect_notebook.sandbox import Profile, Sandbox
 
 

@@ -34,8 +34,8 @@ from polars.testing import assert_frame_equal
 
 import connect_notebook as cn
 from connect_notebook import ACCOUNTS_SCHEMA, ALERTS_SCHEMA, USAGE_SCHEMA, ConfigError, ConnectApp
-from connect_notebook._active import app_for_sandbox
-from connect_notebook._family import customer as customer_of
+from connect_notebook._kernel import app_for_sandbox
+from connect_notebook._loaders import customer as customer_of
 from connect_notebook._redact import shown
 from connect_notebook.sandbox import Profile, Sandbox
 

@@ -50,8 +50,8 @@ from polars.testing import assert_frame_equal
 import connect_notebook as cn
 from connect_notebook import ConnectApp
 from connect_notebook import _loaders as loaders
-from connect_notebook._active import app_for_sandbox
 from connect_notebook._client import APIClient
+from connect_notebook._kernel import app_for_sandbox
 from connect_notebook.sandbox import Faults, Profile, Sandbox
 
 USAGE_HINTS = ("exact", "lagging", "missing", "low", "high", "zero")

@@ -15,9 +15,9 @@ import pytest
 from IPython.testing import globalipapp
 
 import connect_notebook
-from connect_notebook import _active, _magics
-from connect_notebook._active import revocation_listeners, use_app, use_sandbox
+from connect_notebook import use_sandbox
 from connect_notebook._exceptions import ConfigError
+from connect_notebook._kernel import current
 from connect_notebook.sandbox import Sandbox
 
 WAIT = 30.0  # only guards against a hang
@@ -43,17 +43,6 @@ def port_of(url: str) -> int:
     return port
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _embedded_sandbox_stopped() -> Iterator[None]:
-    """Stop the embedded sandbox if this module started it (the session fails on leaked threads)."""
-    before = _active._embedded
-    yield
-    started = _active._embedded
-    if started is not None and started is not before:
-        started.stop()
-        _active._embedded = before
-
-
 @pytest.fixture
 def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A headless IPython shell; the extension is unloaded and the active app forgotten afterwards."""
@@ -61,23 +50,21 @@ def ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     # IPython is untyped; globalipapp swaps in the real get_ipython after the first call, so call it via the module.
     shell = globalipapp.get_ipython()  # type: ignore[no-untyped-call]
-    use_app(None)
     try:
         yield shell
     finally:
-        try:
-            if EXT in shell.extension_manager.loaded:
+        if EXT in shell.extension_manager.loaded:
+            try:
                 shell.run_line_magic("unload_ext", EXT)
-        finally:
-            _magics.stop()
-            use_app(None)
-    assert callback_threads() == []
+            except ConfigError:  # a test's malformed setting: there was nothing to stop
+                pass
+        # conftest closes the test's kernel, and with it any server the test left running.
 
 
 @pytest.fixture
 def embedded() -> Sandbox:
-    """The embedded sandbox (what the extension uses with no credentials)."""
-    return _active.embedded_sandbox()
+    """The embedded sandbox (what the extension uses with no credentials): the test's kernel's."""
+    return current().embedded_sandbox()
 
 
 @pytest.fixture
@@ -134,15 +121,14 @@ def test_load_ext_on_the_embedded_sandbox_registers_the_urls_on_its_connect_app(
 def test_unload_ext_stops_the_server_and_frees_the_port(
     ip: Any, embedded: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    revocation_listeners_before = list(revocation_listeners)
     ip.run_line_magic("load_ext", EXT)
     port = port_of(printed_urls(capsys.readouterr().out)[0])
-    assert len(revocation_listeners) == len(revocation_listeners_before) + 1
+    assert current().connection is not None
 
     ip.run_line_magic("unload_ext", EXT)
 
     assert callback_threads() == []
-    assert revocation_listeners == revocation_listeners_before
+    assert current().connection is None
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))  # raises if the port were still held
         sock.listen()
@@ -163,19 +149,19 @@ def test_loading_again_after_unloading_starts_a_new_server(
 def test_taken_port_is_a_config_error_naming_the_port_and_the_variable(
     ip: Any, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    use_sandbox(sandbox)
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         monkeypatch.setenv("CONNECT_NOTEBOOK_CALLBACK_PORT", str(port))
+        use_sandbox(sandbox)  # the kernel reads its settings now, on first use
         with pytest.raises(ConfigError) as caught:
             ip.run_line_magic("load_ext", EXT)
     message = str(caught.value)
     assert f"127.0.0.1:{port}" in message
     assert "CONNECT_NOTEBOOK_CALLBACK_PORT" in message
     assert callback_threads() == []
-    assert _magics._ext is None
+    assert current().connection is None
 
 
 @pytest.mark.parametrize(
@@ -185,10 +171,9 @@ def test_taken_port_is_a_config_error_naming_the_port_and_the_variable(
 def test_malformed_callback_port_is_a_config_error_naming_the_variable(
     value: str, ip: Any, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    use_sandbox(sandbox)
     monkeypatch.setenv("CONNECT_NOTEBOOK_CALLBACK_PORT", value)
     with pytest.raises(ConfigError, match="CONNECT_NOTEBOOK_CALLBACK_PORT"):
-        ip.run_line_magic("load_ext", EXT)
+        ip.run_line_magic("load_ext", EXT)  # the settings are read, and refused, when the kernel is built
     assert callback_threads() == []
 
 
@@ -213,7 +198,7 @@ def test_register_callback_sets_the_printed_urls_on_the_connect_app(
     ip.run_line_magic("load_ext", EXT)
     authorize, deauthorize = printed_urls(capsys.readouterr().out)
 
-    connect_notebook.active_app().register_callback()
+    connect_notebook.register_callback()
 
     assert real_app_env.connect_app.authorize_redirect_url == authorize
     assert real_app_env.connect_app.deauthorize_callback_url == deauthorize
@@ -273,7 +258,9 @@ def test_behind_jupyterhub_the_printed_urls_are_the_user_redirect_proxy_form(
     use_sandbox(sandbox)
     ip.run_line_magic("load_ext", EXT)
     authorize, deauthorize = printed_urls(capsys.readouterr().out)
-    port = _magics._ext.server.port  # type: ignore[union-attr]
+    connection = current().connection
+    assert connection is not None
+    port = connection.server.port
     assert port != 0
     assert authorize == f"https://hub.example.org/hub/user-redirect/proxy/{port}/connect/authorize"
     assert deauthorize == f"https://hub.example.org/hub/user-redirect/proxy/{port}/connect/deauthorize"
@@ -319,10 +306,15 @@ def test_customer_authorizing_on_the_sandbox_page_releases_a_blocked_wait(
     assert connect_notebook.session().current == account
 
 
-def test_sandbox_autoconnect_first_makes_wait_return_the_first_customer(
-    ip: Any, embedded: Sandbox, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def autoconnect_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set before the kernel is built (it reads its settings once)."""
     monkeypatch.setenv("CONNECT_NOTEBOOK_SANDBOX_AUTOCONNECT", "first")
+
+
+def test_sandbox_autoconnect_first_makes_wait_return_the_first_customer(
+    autoconnect_first: None, ip: Any, embedded: Sandbox
+) -> None:
     ip.run_line_magic("load_ext", EXT)
     button = connect_notebook.connect_button()
     try:

@@ -208,7 +208,7 @@ def test_callback_arrives_through_jupyter_server_proxy_and_stays_under_its_prefi
         kernel.run(
             "import json, connect_notebook\n"
             "button = connect_notebook.connect_button()\n"
-            "sb = connect_notebook._active.embedded_sandbox()\n"
+            "sb = connect_notebook._kernel.current().embedded_sandbox()\n"
             "print(json.dumps({'link': button.link.value, 'customers': sb.customer_account_sids,\n"
             "  'registered': sb.connect_app.authorize_redirect_url}))\n",
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -14,11 +15,12 @@ import httpx
 import pytest
 
 import connect_notebook as cn
-from connect_notebook import AuthorizationRevoked
-from connect_notebook._active import app_for_sandbox
+from connect_notebook import AuthorizationRevoked, ConnectApp
 from connect_notebook._callback import CallbackServer
-from connect_notebook._magics import _verifier
-from connect_notebook._session import ConnectedAccount, Session, default_session_file
+from connect_notebook._config import Settings
+from connect_notebook._family import describe_customer
+from connect_notebook._kernel import app_for_sandbox
+from connect_notebook._session import ConnectedAccount, Session
 from connect_notebook.sandbox import Sandbox
 
 A = "AC" + "a" * 28 + "1111"
@@ -351,10 +353,10 @@ def test_session_file_without_read_permission_is_ignored_with_a_warning(
     assert any(str(path) in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
 
 
-def test_default_session_file_is_under_the_user_config_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    owner, app = "AC" + "1" * 24 + "abcdef12", "CN" + "2" * 24 + "34567890"
-    where = default_session_file(owner, app)
+def test_default_session_file_is_under_the_user_config_folder(tmp_path: Path) -> None:
+    owner, app_sid = "AC" + "1" * 24 + "abcdef12", "CN" + "2" * 24 + "34567890"
+    app = ConnectApp(account_sid=owner, auth_token="t" * 32, connect_app_sid=app_sid)
+    where = Settings.from_env({"XDG_CONFIG_HOME": str(tmp_path)}).session_file(app)
     assert where.parent == tmp_path / "connect_notebook"
     assert "abcdef12" in where.name
     assert "34567890" in where.name
@@ -364,7 +366,7 @@ def test_default_session_file_is_under_the_user_config_folder(tmp_path: Path, mo
 
 
 def test_customer_is_public_as_cn_customer() -> None:
-    from connect_notebook._family import customer
+    from connect_notebook._loaders import customer
 
     assert cn.customer is customer
     assert "customer" in cn.__all__
@@ -426,7 +428,7 @@ def callback_server(sandbox: Sandbox, path: Path) -> Iterator[CallbackServer]:
     """The kernel's callback server, registered on the sandbox's app, with a remembered session."""
     server = CallbackServer(
         session=Session(path=path),
-        verify=_verifier(app_for_sandbox(sandbox)),
+        verify=functools.partial(describe_customer, app_for_sandbox(sandbox)),
         auth_token=sandbox.owner_auth_token,
         connect_app_sid=sandbox.connect_app_sid,
     ).start()

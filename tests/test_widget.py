@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -13,10 +14,10 @@ from urllib.parse import parse_qs, urlsplit
 import ipywidgets as widgets  # type: ignore[import-untyped]  # ipywidgets ships no type information
 import pytest
 
-from connect_notebook._active import app_for_sandbox
 from connect_notebook._callback import StateTokens
 from connect_notebook._exceptions import CallbackTimeout, ConnectDeclined
-from connect_notebook._magics import _verifier
+from connect_notebook._family import describe_customer
+from connect_notebook._kernel import app_for_sandbox
 from connect_notebook._session import ConnectedAccount, Session
 from connect_notebook._widget import ConnectButton
 from connect_notebook.sandbox import Sandbox
@@ -28,7 +29,7 @@ class Verifier:
     """The real sandbox verifier, recording which SIDs it was asked about."""
 
     def __init__(self, sandbox: Sandbox) -> None:
-        self._verify = _verifier(app_for_sandbox(sandbox))
+        self._verify = functools.partial(describe_customer, app_for_sandbox(sandbox))
         self.calls: list[str] = []
 
     def __call__(self, sid: str) -> ConnectedAccount:

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Self
+from urllib.parse import parse_qsl
 
 from .._serving import ServerThread
 from ._app import make_app
@@ -247,6 +248,21 @@ class Sandbox:
         under the customer's main account (made on the first authorization, then kept).
         """
         return self.state.authorize(customer_sid, tuple(permissions)).sid
+
+    def click_through(self, authorize_url: str, customer_sid: str | None = None, *, timeout: float = 30.0) -> None:
+        """Do what a customer's browser does on this sandbox's authorize page: approve, then follow the redirects.
+
+        ``authorize_url`` is a Connect button's link (``…/authorize/CN…?state=…``);
+        ``customer_sid`` defaults to the first customer. For headless runs (CI) of
+        notebooks, where no person clicks: the redirect reaches the kernel's callback.
+        """
+        import httpx  # only here: the sandbox serves without it
+
+        page, _, query = authorize_url.partition("?")
+        state = dict(parse_qsl(query)).get("state", "")
+        customer = customer_sid or self.customer_account_sids[0]
+        with httpx.Client(follow_redirects=True, timeout=timeout) as browser:
+            browser.post(page, data={"decision": "authorize", "AccountSid": customer, "state": state})
 
     def deauthorize(self, customer_sid: str, timeout: float = 10.0) -> DeauthorizeResult:
         """Revoke a customer's authorization and call the app's Deauthorize Callback URL.

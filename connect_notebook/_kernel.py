@@ -1,0 +1,323 @@
+"""`_kernel`: the one owner of a kernel's state.
+
+A ``Kernel`` is built from a frozen ``Settings`` value and owns everything the
+notebook session shares: the active Connect App, the embedded sandbox (started
+on first use when no credentials are set), the session of connected accounts and
+the callback server. ``start`` / ``stop`` are idempotent. The package's public
+functions (``cn.active_app()``, ``cn.session()``, ``cn.connect_button()``, the
+loaders' default ``app=``) are one-line delegates to ``current()``, the kernel of
+this process; a test builds its own ``Kernel`` and makes it current with
+``swap``, instead of patching module state.
+
+This module is the one place where the client side meets the sandbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+from urllib.parse import urlencode
+
+from ._callback import CallbackServer
+from ._config import ConnectApp, Settings
+from ._exceptions import ConfigError, ConnectNotebookError
+from ._family import describe_customer, register_callback
+from ._session import ConnectedAccount, Session
+
+if TYPE_CHECKING:
+    from ._widget import ConnectButton
+    from .sandbox import Sandbox
+
+__all__ = ["Connection", "Kernel", "app_for_sandbox", "current", "swap"]
+
+log = logging.getLogger("connect_notebook")
+
+
+def app_for_sandbox(sandbox: Sandbox) -> ConnectApp:
+    """The ConnectApp of a running sandbox (its owner's credentials and its URLs)."""
+    return ConnectApp(
+        account_sid=sandbox.owner_account_sid,
+        auth_token=sandbox.owner_auth_token,
+        connect_app_sid=sandbox.connect_app_sid,
+        api_url=sandbox.api_url,
+        monitor_url=sandbox.monitor_url,
+        authorize_base_url=sandbox.url,
+    )
+
+
+@dataclass(frozen=True)
+class Connection:
+    """What ``Kernel.start`` started: the app's callback server and the session it fills."""
+
+    app: ConnectApp
+    session: Session
+    server: CallbackServer
+    on_sandbox: bool
+
+
+class Kernel:
+    """A notebook kernel's Connect state: the active app, the embedded sandbox, the session, the callback server.
+
+    Parameters
+    ----------
+    settings
+        What the environment says (``Settings.from_env()`` when omitted).
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings if settings is not None else Settings.from_env()
+        self._lock = threading.RLock()
+        self._app: ConnectApp | None = None
+        self._sandbox: Sandbox | None = None
+        self._connection: Connection | None = None
+
+    # -- which app --
+
+    def active_app(self) -> ConnectApp:
+        """The app loaders use by default: the one made active (``use_app``, ``start``), else the
+        environment's, else the embedded sandbox's."""
+        with self._lock:
+            if self._app is not None:
+                return self._app
+        app = self.settings.app()  # ConfigError when the credentials are half set
+        return app if app is not None else app_for_sandbox(self.embedded_sandbox())
+
+    def use_app(self, app: ConnectApp | None) -> None:
+        """Make ``app`` the default of every loader (None goes back to the environment / sandbox)."""
+        with self._lock:
+            self._app = app
+
+    def use_sandbox(self, sandbox: Sandbox | None = None) -> ConnectApp:
+        """Make a sandbox the active app: the one given, or the embedded one. Returns its ConnectApp."""
+        app = app_for_sandbox(sandbox if sandbox is not None else self.embedded_sandbox())
+        self.use_app(app)
+        return app
+
+    def resolve_app(self, app: object) -> ConnectApp:
+        """``app`` if it is a ConnectApp, the active app for None; anything else is a TypeError (before any request)."""
+        if app is None:
+            return self.active_app()
+        if not isinstance(app, ConnectApp):
+            msg = (
+                f"app must be a ConnectApp (or None for the active one), got {type(app).__name__}; "
+                "build one with cn.ConnectApp(...) or cn.ConnectApp.from_env()"
+            )
+            raise TypeError(msg)
+        return app
+
+    def embedded_sandbox(self) -> Sandbox:
+        """The embedded sandbox, started on first use with every customer authorized."""
+        with self._lock:
+            if self._sandbox is None:
+                from .sandbox import Sandbox
+
+                # Pinned by CONNECT_NOTEBOOK_SANDBOX_NOW for reproducible runs (CI), else the current time.
+                sandbox = Sandbox(now=self.settings.sandbox_now).start()
+                for sid in sandbox.customer_account_sids:
+                    sandbox.authorize(sid)
+                log.info("no Twilio credentials are set: using the embedded sandbox at %s", sandbox.url)
+                self._sandbox = sandbox
+            return self._sandbox
+
+    @property
+    def started_sandbox(self) -> Sandbox | None:
+        """The embedded sandbox if it was started (None: never needed yet)."""
+        return self._sandbox
+
+    def is_embedded_sandbox(self, app: ConnectApp) -> bool:
+        """Whether ``app`` is the embedded sandbox's (so the kernel may configure it freely)."""
+        with self._lock:
+            sandbox = self._sandbox
+        return sandbox is not None and app.api_url == sandbox.api_url and app.account_sid == sandbox.owner_account_sid
+
+    # -- the callback server and the session --
+
+    @property
+    def connection(self) -> Connection | None:
+        """The running callback server and its session, or None before ``start``."""
+        return self._connection
+
+    def start(self, app: ConnectApp | None = None) -> Connection:
+        """Start the callback server for ``app`` (default: the active app) unless it runs already."""
+        with self._lock:
+            if self._connection is not None:
+                return self._connection
+            app = app if app is not None else self.active_app()
+            on_sandbox = self.is_embedded_sandbox(app)
+            remembered = self.settings.session_file(app)
+            session = Session(path=remembered if remembered.exists() else None)
+            port = self.settings.callback_port
+            server = CallbackServer(
+                session=session,
+                verify=lambda sid: describe_customer(app, sid),
+                auth_token=app.auth_token,
+                connect_app_sid=app.connect_app_sid,
+                port=port,
+            )
+            try:
+                server.start()
+            except OSError as exc:
+                problem = exc.strerror
+            else:
+                problem = None
+            if problem is not None:
+                msg = (
+                    f"the Connect callback server cannot listen on 127.0.0.1:{port} ({problem}); another "
+                    "kernel probably has it. Stop that kernel, or set CONNECT_NOTEBOOK_CALLBACK_PORT to another "
+                    "port (and register the new Authorize URL), then load the extension again"
+                )
+                raise ConfigError(msg)
+            server.public_url = self.settings.callback_public_url(server.port)
+            if on_sandbox or self.settings.register_callback:
+                try:
+                    register_callback(
+                        app,
+                        authorize_url=server.authorize_callback_url,
+                        deauthorize_url=server.deauthorize_callback_url,
+                    )
+                except ConnectNotebookError:
+                    server.stop()
+                    raise
+            self._app = app
+            self._connection = Connection(app, session, server, on_sandbox)
+            return self._connection
+
+    def stop(self) -> None:
+        """Stop the callback server and forget the app it made active; idempotent."""
+        with self._lock:
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                self._app = None
+        if connection is not None:
+            connection.server.stop()
+
+    def close(self) -> None:
+        """``stop``, and stop the embedded sandbox too; idempotent."""
+        self.stop()
+        with self._lock:
+            sandbox, self._sandbox = self._sandbox, None
+        if sandbox is not None:
+            sandbox.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def session(self) -> Session:
+        """The session of connected accounts (starts the callback server if needed)."""
+        return self.start().session
+
+    def register_callback(
+        self, app: ConnectApp | None = None, *, authorize_url: str | None = None, deauthorize_url: str | None = None
+    ) -> dict[str, Any]:
+        """Set the Connect App's Authorize and Deauthorize Callback URLs on Twilio, in one call.
+
+        Defaults to this kernel's app and callback server. It changes the app for every
+        user of it, which is why it is never done silently on a real app.
+        """
+        if authorize_url is None or deauthorize_url is None:
+            connection = self.start(app)
+            authorize_url = authorize_url or connection.server.authorize_callback_url
+            deauthorize_url = deauthorize_url or connection.server.deauthorize_callback_url
+        return register_callback(self.resolve_app(app), authorize_url=authorize_url, deauthorize_url=deauthorize_url)
+
+    def connect_button(self, app: ConnectApp | None = None) -> ConnectButton:
+        """A Connect button for ``app`` (default: the kernel's app), with a live status line."""
+        from ._widget import ConnectButton  # ipywidgets: imported when a button is made
+
+        connection = self.start(app)
+        if app is not None and app != connection.app:
+            msg = "the extension already runs for another Connect App; %unload_ext connect_notebook first"
+            raise RuntimeError(msg)
+        app = connection.app
+        server = connection.server
+
+        def authorize_url() -> str:
+            return f"{app.authorize_url}?{urlencode({'state': server.tokens.issue()})}"
+
+        note = None
+        if not connection.on_sandbox and not self.settings.register_callback:
+            note = (
+                f"The Connect App's Authorize URL must be {server.authorize_callback_url} "
+                "(cn.register_callback() sets it)"
+            )
+        button = ConnectButton(
+            session=connection.session,
+            authorize_url=authorize_url,
+            verify=lambda sid: describe_customer(app, sid),
+            note=note,
+        )
+        who = self.settings.sandbox_autoconnect
+        if connection.on_sandbox and who:
+            # Headless runs (CI): the sandbox plays the customer's browser on its own authorize page.
+            sandbox = self.embedded_sandbox()
+            customer = None if who in ("1", "first") else who
+            threading.Thread(
+                target=sandbox.click_through,
+                args=(authorize_url(), customer),
+                name="connect_notebook-autoconnect",
+                daemon=True,
+            ).start()
+        return button
+
+    # -- what the rest of the package tells the kernel, and asks it --
+
+    def notify_revoked(self, account_sid: str) -> None:
+        """Twilio refused the owner's token for ``account_sid``: mark it revoked in the session."""
+        connection = self._connection
+        if connection is not None:
+            connection.session.revoke(account_sid)
+
+    def connected(self) -> ConnectedAccount | None:
+        """The account connected last in this kernel, if any."""
+        connection = self._connection
+        return connection.session.current if connection is not None else None
+
+    def default_customer(self) -> str:
+        """The account a report uses when none is given.
+
+        The account connected last in this kernel; else, on a sandbox, its first
+        customer (pre-authorized there). Raises ``ConfigError`` on a real Twilio app
+        with nothing connected, where guessing would be wrong.
+        """
+        connected = self.connected()
+        if connected is not None:
+            return connected.sid
+        app = self.active_app()
+        if self.is_embedded_sandbox(app):
+            return self.embedded_sandbox().connected_account_sids[0]
+        if self.settings.sandbox_customers:
+            return self.settings.sandbox_customers[0]
+        msg = "pass account='AC…' (a customer that authorized the Connect App); there is no default on real Twilio"
+        raise ConfigError(msg)
+
+
+_lock = threading.Lock()
+_current: Kernel | None = None
+
+
+def current() -> Kernel:
+    """This process's kernel, built from the environment on first use."""
+    global _current
+    with _lock:
+        if _current is None:
+            _current = Kernel()
+        return _current
+
+
+def swap(kernel: Kernel | None) -> Kernel | None:
+    """Make ``kernel`` the current one (None: build a fresh one from the environment on next use).
+
+    Returns the kernel it replaces, which keeps running: stop it with ``close()``.
+    """
+    global _current
+    with _lock:
+        previous, _current = _current, kernel
+        return previous
