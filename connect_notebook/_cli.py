@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ._config import ENV_VARS
@@ -86,12 +87,30 @@ def _lab(args: argparse.Namespace) -> int:
         print("Sandbox stopped.", flush=True)
 
 
+def _instant(text: str) -> datetime:
+    """CONNECT_NOTEBOOK_SANDBOX_NOW as an aware datetime (naive means UTC, as the sandbox reads it)."""
+    from ._exceptions import ConfigError
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None:
+        msg = f"CONNECT_NOTEBOOK_SANDBOX_NOW must be an ISO 8601 time such as 2026-11-01T12:00:00+00:00, got {text!r}"
+        raise ConfigError(msg)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _report(args: argparse.Namespace) -> int:
+    from ._config import Settings
     from ._exceptions import ConfigError
     from ._report import DEFAULT_NOTEBOOK, ReportError, ReportParams, render_report
 
     try:
-        params = ReportParams.parse(account=args.account, start=args.start, end=args.end, tz=args.tz)
+        # "Today" is the sandbox's when its clock is pinned (reproducible reports), else the real one.
+        pinned = Settings.from_env().sandbox_now
+        now = _instant(pinned) if pinned else None
+        params = ReportParams.parse(account=args.account, start=args.start, end=args.end, tz=args.tz, now=now)
         render_report(params, Path(args.out), notebook=Path(args.notebook) if args.notebook else DEFAULT_NOTEBOOK)
     except (ConfigError, ReportError) as exc:
         print(f"connect-notebook report: {exc}", file=sys.stderr)
@@ -133,16 +152,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = sub.add_parser(
         "report",
         help="render the call report notebook to one offline HTML file",
-        description="Run notebooks/call_report.ipynb headless against the configured Twilio "
+        description="Run the call report notebook headless against the configured Twilio "
         "(the embedded sandbox when no credentials are set) and write one self-contained "
         "HTML file.",
     )
     report.add_argument("--account", default=None, help="customer AccountSid (default: the sandbox's first)")
-    report.add_argument("--start", required=True, help="first day, YYYY-MM-DD (UTC)")
-    report.add_argument("--end", required=True, help="day after the last, YYYY-MM-DD (UTC)")
-    report.add_argument("--tz", default="UTC", help="IANA time zone for hours and days (default UTC)")
+    report.add_argument("--start", default=None, help="first day, YYYY-MM-DD, in --tz (default: 30 days before --end)")
+    report.add_argument("--end", default=None, help="day after the last, YYYY-MM-DD, in --tz (default: today)")
+    report.add_argument("--tz", default="UTC", help="IANA time zone of the days, hours and charts (default UTC)")
     report.add_argument("--out", default="report.html", help="HTML file to write (default %(default)s)")
-    report.add_argument("--notebook", default=None, help="report notebook (default: notebooks/call_report.ipynb)")
+    report.add_argument("--notebook", default=None, help="report notebook (default: the one in the package)")
     args = parser.parse_args(argv)
     if args.command == "report":
         return _report(args)

@@ -28,6 +28,8 @@ raises ``RuntimeError`` / ``ValueError`` / ``TypeError`` instead, so that catchi
 
 from __future__ import annotations
 
+import traceback
+
 __all__ = [
     "APIError",
     "AuthError",
@@ -46,7 +48,22 @@ __all__ = [
 
 
 class ConnectNotebookError(Exception):
-    """Base class for every error connect_notebook raises on purpose."""
+    """Base class for every error connect_notebook raises on purpose.
+
+    In IPython it prints as its message alone: the message says what happened and
+    what to do, and the frames inside the package would only bury it. ``%tb``
+    right after shows the full traceback (IPython's ``_render_traceback_`` hook).
+    """
+
+    _shown_short = False
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython's hook: the message first time, the whole traceback when shown again (``%tb``)."""
+        if not self._shown_short:
+            self._shown_short = True
+            return [f"{type(self).__name__}: {self}", "(connect_notebook: run %tb for the full traceback)"]
+        lines = traceback.format_exception(type(self), self, self.__traceback__)
+        return "".join(lines).rstrip("\n").split("\n")
 
 
 class ConfigError(ConnectNotebookError):

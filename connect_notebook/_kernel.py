@@ -256,15 +256,20 @@ class Kernel:
         )
         who = self.settings.sandbox_autoconnect
         if connection.on_sandbox and who:
-            # Headless runs (CI): the sandbox plays the customer's browser on its own authorize page.
+            # Headless runs (CI): when a cell waits, the sandbox plays the customer's browser on its own page.
             sandbox = self.embedded_sandbox()
             customer = None if who in ("1", "first") else who
-            threading.Thread(
-                target=sandbox.click_through,
-                args=(authorize_url(), customer),
-                name="connect_notebook-autoconnect",
-                daemon=True,
-            ).start()
+
+            def click_through(change: dict[str, Any]) -> None:
+                if change["new"]:
+                    threading.Thread(
+                        target=sandbox.click_through,
+                        args=(authorize_url(), customer),
+                        name="connect_notebook-autoconnect",
+                        daemon=True,
+                    ).start()
+
+            button.observe(click_through, names="waiting")
         return button
 
     # -- what the rest of the package tells the kernel, and asks it --

@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,9 +23,10 @@ from ._cache import atomic_write
 from ._config import check_sid
 from ._exceptions import ConfigError
 
-__all__ = ["DEFAULT_NOTEBOOK", "ReportError", "ReportParams", "render_report"]
+__all__ = ["DEFAULT_DAYS", "DEFAULT_NOTEBOOK", "ReportError", "ReportParams", "render_report"]
 
-DEFAULT_NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "call_report.ipynb"
+DEFAULT_NOTEBOOK = Path(__file__).resolve().parent / "call_report.ipynb"  # package data (notebooks/ links to it)
+DEFAULT_DAYS = 30
 
 
 class ReportError(Exception):
@@ -42,23 +43,36 @@ class ReportParams:
     tz: str
 
     @classmethod
-    def parse(cls, *, account: str | None, start: str, end: str, tz: str) -> ReportParams:
-        """Check the command line's values; raises ``ConfigError`` with the reason."""
+    def parse(
+        cls, *, account: str | None, start: str | None, end: str | None, tz: str, now: datetime | None = None
+    ) -> ReportParams:
+        """Check the command line's values; raises ``ConfigError`` with the reason.
+
+        The days are days in ``tz``, like the charts'. Without ``start`` and ``end`` the
+        report covers the last 30 full days before today (``now`` in ``tz``); with only
+        one of them, the 30 days after ``start`` or before ``end``.
+        """
         if account is not None:
             check_sid(account, "AC", "--account")
         try:
-            first, after = date.fromisoformat(start), date.fromisoformat(end)
-        except ValueError as exc:
-            msg = f"--start and --end must be dates such as 2026-10-01 ({exc})"
-            raise ConfigError(msg) from None
-        if after <= first:
-            msg = f"--end ({after}) must be after --start ({first})"
-            raise ConfigError(msg)
-        try:
-            ZoneInfo(tz)
+            zone = ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):
             msg = f"--tz must be an IANA time zone such as America/New_York, got {tz!r}"
             raise ConfigError(msg) from None
+        try:
+            first = date.fromisoformat(start) if start is not None else None
+            after = date.fromisoformat(end) if end is not None else None
+        except ValueError as exc:
+            msg = f"--start and --end must be dates such as 2026-10-01 ({exc})"
+            raise ConfigError(msg) from None
+        span = timedelta(days=DEFAULT_DAYS)
+        if after is None:
+            after = first + span if first is not None else (now or datetime.now(UTC)).astimezone(zone).date()
+        if first is None:
+            first = after - span
+        if after <= first:
+            msg = f"--end ({after}) must be after --start ({first})"
+            raise ConfigError(msg)
         return cls(account, first, after, tz)
 
     def assignments(self) -> str:
@@ -167,10 +181,8 @@ def _html(nb: Any, params: ReportParams, customer: str) -> str:
             body.append(_markdown(cell.source))
         elif "parameters" not in tags and "injected-parameters" not in tags:
             body.append(_outputs_html(cell))
-    meta = (
-        f"{html.escape(customer)} · {params.start} to {params.end} (end excluded) · "
-        f"times in {html.escape(params.tz)}"
-    )
+    days = f"{params.start} to {params.end} (end excluded)"
+    meta = f"{html.escape(customer)} · {days}, days and times in {html.escape(params.tz)}"
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<title>Call report · {html.escape(customer)}</title><style>{_STYLE}</style></head><body>"
@@ -194,7 +206,7 @@ def render_report(
     nb = nbformat.read(notebook, as_version=4)  # type: ignore[no-untyped-call]
     _inject(nb, params)
     say(f"running {notebook.name} for {params.account or 'the default account'}, {params.start} to {params.end}")
-    _execute(nb, notebook.parent, say)
+    _execute(nb, out.resolve().parent, say)  # the kernel's folder: the report's, not the (read-only) package
     customer = _customer(nb, params.account or "the default account")
     out = out.resolve()
     atomic_write(out, _html(nb, params, customer).encode("utf-8"))  # an ordinary file: 0o666 & ~umask

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from html import escape
 
 import ipywidgets as widgets  # type: ignore[import-untyped]  # ipywidgets ships no type information
+import traitlets
 
 from ._exceptions import AuthorizationRevoked, CallbackTimeout, ConnectDeclined, ConnectNotebookError
 from ._session import ConnectedAccount, Session
@@ -41,6 +42,8 @@ class ConnectButton(widgets.VBox):  # type: ignore[misc]  # VBox is untyped (Any
     note
         A line shown under the button (e.g. the Authorize URL to register).
     """
+
+    waiting = traitlets.Bool(False, help="True while wait() blocks; observe it to act when a cell starts waiting")
 
     def __init__(
         self,
@@ -148,7 +151,12 @@ class ConnectButton(widgets.VBox):  # type: ignore[misc]  # VBox is untyped (Any
         with self._lock:
             if self._result is None and self._failure is None:
                 self._show("Waiting for the customer to authorize…", "#0263e0")
-        if not self._event.wait(timeout):
+        self.waiting = True
+        try:
+            arrived = self._event.wait(timeout)
+        finally:
+            self.waiting = False
+        if not arrived:
             self._show("Not connected (timed out)", _TWILIO_RED)
             msg = (
                 f"no customer connected within {timeout:g}s; click Connect (or paste an AccountSid) "

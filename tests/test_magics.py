@@ -329,3 +329,36 @@ def test_sandbox_autoconnect_first_makes_wait_return_the_first_customer(
     assert account.customer_sid == main
     assert account.friendly_name == embedded.state.customers[0].friendly_name == "Harbor Dental Group"
     assert connect_notebook.session().current == account
+
+
+# -- how the library's errors print in IPython --
+
+
+def test_a_library_error_prints_as_its_message_and_tb_shows_the_full_traceback(
+    ip: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = (
+        "import connect_notebook as cn\n"
+        "def inner():\n"
+        "    message = 'the customer revoked the app; Connect it again'\n"
+        "    raise cn.AuthorizationRevoked(message, account_sid='AC1', connect_app_sid=None)\n"
+        "inner()\n"
+    )
+    result = ip.run_cell(code)
+    assert isinstance(result.error_in_exec, connect_notebook.AuthorizationRevoked)
+    short = capsys.readouterr().out
+    assert "AuthorizationRevoked: the customer revoked the app; Connect it again" in short
+    assert "%tb" in short
+    assert "inner()" not in short and "Traceback" not in short  # no frames above the message
+
+    ip.run_line_magic("tb", "")
+    full = capsys.readouterr().out
+    assert "Traceback" in full
+    assert "inner()" in full  # the frames, one %tb away
+    assert "Connect it again" in full
+
+
+def test_other_errors_keep_ipythons_traceback(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    ip.run_cell("def inner():\n    raise ValueError('plain')\ninner()\n")
+    out = capsys.readouterr().out
+    assert "inner()" in out and "ValueError" in out

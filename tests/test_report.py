@@ -129,9 +129,9 @@ class Report:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
-    """The CLI run once on the sandbox: October 2026, New York time."""
+    """The CLI run once on the sandbox with its default range: the 30 full days before today, New York time."""
     folder = tmp_path_factory.mktemp("report")
-    run = run_cli(folder, *PERIOD, "--tz", "America/New_York")
+    run = run_cli(folder, "--tz", "America/New_York")
     return Report(folder, folder / "report.html", run)
 
 
@@ -143,7 +143,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Report:
 def test_report_cli_exits_zero_and_shows_progress_on_stderr(report: Report) -> None:
     assert report.run.returncode == 0, report.run.stderr
     lines = report.run.stderr.splitlines()
-    assert "running call_report.ipynb for the default account, 2026-10-01 to 2026-11-01" in lines
+    # The sandbox's today is 2026-11-01 (its pinned clock) in New York too: the 30 days before it.
+    assert "running call_report.ipynb for the default account, 2026-10-02 to 2026-11-01" in lines
     progress = [tuple(map(int, m.groups())) for m in re.finditer(r"cell (\d+)/(\d+) done", report.run.stderr)]
     total = code_cell_count() + 1  # the notebook's code cells and the injected parameters
     assert progress == [(i, total) for i in range(1, total + 1)]
@@ -199,7 +200,12 @@ def test_report_names_the_customer_and_breaks_the_calls_down_by_account_of_its_f
         names = [sb.state.account(sid).friendly_name for sid in sb.family(customer)]  # type: ignore[union-attr]
     label = f"{names[0]} (AC…{customer[-4:]})"
     assert f"<title>Call report · {label}</title>" in report.html
-    assert re.search(rf"<p class=meta>{re.escape(label)} · 2026-10-01 to 2026-11-01", report.html)
+    assert re.search(
+        rf"<p class=meta>{re.escape(label)} · 2026-10-02 to 2026-11-01 \(end excluded\), "
+        "days and times in America/New_York",
+        report.html,
+    )
+    assert f"<title>Call report · {label}</title>" in report.html
     table = " ".join(html_outputs(report.html)[1])
     for name in names[:-1]:  # the main account and its subaccounts (the Connect subaccount is made on connect)
         assert name in table
@@ -374,3 +380,58 @@ def test_report_renders_every_chart_offline_in_chromium(report: Report, page) ->
     assert errors == []
     assert failed == []
     assert requested == [url]
+
+
+# ---------------------------------------------------------------------------------------------
+# The default range, and the notebook as package data
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("now", "tz", "start", "end", "expected"),
+    [
+        # 02:00 UTC on Nov 1 is still Oct 31 in New York: its last full day is Oct 30.
+        pytest.param(
+            "2026-11-01T02:00:00+00:00", "America/New_York", None, None, ("2026-10-01", "2026-10-31"), id="ny"
+        ),
+        pytest.param("2026-11-01T02:00:00+00:00", "UTC", None, None, ("2026-10-02", "2026-11-01"), id="utc"),
+        pytest.param("2026-11-01T02:00:00+00:00", "Asia/Tokyo", None, None, ("2026-10-02", "2026-11-01"), id="tokyo"),
+        pytest.param("2026-11-01T12:00:00+00:00", "UTC", "2026-09-01", None, ("2026-09-01", "2026-10-01"), id="start"),
+        pytest.param("2026-11-01T12:00:00+00:00", "UTC", None, "2026-09-01", ("2026-08-02", "2026-09-01"), id="end"),
+    ],
+)
+def test_the_default_range_is_30_full_days_in_the_reports_time_zone(
+    now: str, tz: str, start: str | None, end: str | None, expected: tuple[str, str]
+) -> None:
+    from datetime import date, datetime
+
+    from connect_notebook._report import ReportParams
+
+    params = ReportParams.parse(account=None, start=start, end=end, tz=tz, now=datetime.fromisoformat(now))
+    assert (params.start, params.end) == tuple(map(date.fromisoformat, expected))
+    assert (params.end - params.start).days == 30
+
+
+def test_the_report_notebook_ships_inside_the_package(tmp_path: Path) -> None:
+    """A wheel (what a plain ``pip install`` gets) holds the notebook ``connect-notebook report`` runs."""
+    import zipfile
+
+    from connect_notebook._report import DEFAULT_NOTEBOOK
+
+    assert DEFAULT_NOTEBOOK.parent == ROOT / "connect_notebook"
+    assert NOTEBOOK.resolve() == DEFAULT_NOTEBOOK  # notebooks/ links to it: one notebook, run by nbval too
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert built.returncode == 0, built.stderr
+    [wheel] = tmp_path.glob("connect_notebook-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        assert "connect_notebook/call_report.ipynb" in names
+        assert json.loads(archive.read("connect_notebook/call_report.ipynb"))["cells"]
+        metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+        assert "License-Expression: MIT" in archive.read(metadata).decode()
+    assert "deprecated" not in built.stderr.lower()
