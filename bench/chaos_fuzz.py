@@ -1367,7 +1367,7 @@ def check_loopback_only(sandbox: Sandbox) -> dict[str, Any]:
         }
 
 
-_DONE = re.compile(r"done\?ref=[A-Za-z0-9_-]{16}")
+_DONE = re.compile(r"done\?ref=[0-9a-f]{8}\.[A-Za-z0-9_-]{16}")  # the issuing kernel's id, then the ref
 _REDIRECT_BAIT = [
     ("next", "https://evil.example/"),
     ("redirect", "//evil.example"),

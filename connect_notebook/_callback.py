@@ -30,6 +30,7 @@ import tornado.web
 
 from ._exceptions import AuthorizationRevoked, ConnectNotebookError
 from ._redact import redact
+from ._relay import Relay, relay_routes
 from ._serving import RequestLog, ServerThread
 from ._session import ConnectedAccount, Session
 from ._signature import is_valid_signature
@@ -55,6 +56,7 @@ class StateTokens:
 
     def __init__(self, ttl: float = 900.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
+        self.prefix = ""  # the issuing kernel's id and a dot, so a shared port knows whose state it is
         self._clock = clock
         self._issued: OrderedDict[str, float] = OrderedDict()
         self._used: OrderedDict[str, None] = OrderedDict()
@@ -62,7 +64,7 @@ class StateTokens:
 
     def issue(self) -> str:
         """A fresh state value, valid once for ``ttl`` seconds."""
-        token = secrets.token_urlsafe(24)
+        token = self.prefix + secrets.token_urlsafe(24)
         with self._lock:
             self._issued[token] = self._clock() + self.ttl
             while len(self._issued) > self.LIMIT:
@@ -156,6 +158,25 @@ class _Page(tornado.web.RequestHandler):
             status_code,
         )
 
+    async def relayed(self, token: str | None) -> bool:
+        """Relay the request to the kernel that issued ``token`` if it is another one sharing the port.
+
+        True when the answer was sent: the other kernel's, or a page saying that the
+        kernel which made the link stopped. False when the token is this kernel's.
+        """
+        owner = self.server.relay.owner(token)
+        if owner is None:
+            return False
+        if isinstance(owner, int) and await self.server.relay.forward(self, owner):
+            return True
+        if isinstance(owner, int):
+            self.server.relay.drop((token or "").partition(".")[0])
+        raise tornado.web.HTTPError(
+            400,
+            "this Connect link was made by a notebook that is no longer running; "
+            "click Connect with Twilio again in the notebook you are using",
+        )
+
     def single(self, name: str, limit: int = 256) -> str | None:
         """One query argument, at most ``limit`` characters; given twice is an error."""
         values = self.get_query_arguments(name, strip=False)
@@ -171,6 +192,8 @@ class _AuthorizeHandler(_Page):
 
     async def get(self) -> None:
         state = self.single("state")
+        if await self.relayed(state):
+            return
         error = self.single("error")
         sid = self.single("AccountSid")
         if error is not None:
@@ -210,8 +233,11 @@ class _AuthorizeHandler(_Page):
 class _DoneHandler(_Page):
     """``GET /connect/done``: names the connected account; no AccountSid in the URL."""
 
-    def get(self) -> None:
-        account = self.server.done_pages.get(self.single("ref") or "")
+    async def get(self) -> None:
+        ref = self.single("ref")
+        if await self.relayed(ref):
+            return
+        account = self.server.done_pages.get(ref or "")
         if account is None:
             raise tornado.web.HTTPError(404, "nothing to show here; the Connect button starts the flow")
         self.page(
@@ -231,7 +257,7 @@ class _DeauthorizeHandler(_Page):
             params = parse_qsl(self.request.body.decode(), keep_blank_values=True, errors="strict")
         except (UnicodeDecodeError, ValueError):
             raise tornado.web.HTTPError(400, "the body is not form encoded") from None
-        self._revoke(params, params)
+        await self._revoke(params, params)
 
     async def get(self) -> None:
         if self.server.deauthorize_method != "GET":
@@ -240,9 +266,9 @@ class _DeauthorizeHandler(_Page):
             query = parse_qsl(self.request.query, keep_blank_values=True, errors="strict")
         except (UnicodeDecodeError, ValueError):
             raise tornado.web.HTTPError(400, "the query is not form encoded") from None
-        self._revoke(query, [])
+        await self._revoke(query, [])
 
-    def _revoke(self, fields: list[tuple[str, str]], signed: list[tuple[str, str]]) -> None:
+    async def _revoke(self, fields: list[tuple[str, str]], signed: list[tuple[str, str]]) -> None:
         signature = self.request.headers.get("X-Twilio-Signature", "")
         url = f"{self.server.public_url}{self.request.uri}"  # the URL Twilio signed
         if not signature or not is_valid_signature(url, signed, signature, self.server.auth_token):
@@ -254,6 +280,7 @@ class _DeauthorizeHandler(_Page):
         if not _SID.fullmatch(sid) or app_sid != self.server.connect_app_sid:
             raise tornado.web.HTTPError(400, "AccountSid or ConnectAppSid does not match this Connect App")
         self.server.session.revoke(sid)
+        await self.server.relay.broadcast(self)  # the other notebooks sharing the port may hold it too
         self.page("Revoked", "<h1>OK</h1>")
 
 
@@ -300,6 +327,7 @@ class CallbackServer:
         deauthorize_method: str = "POST",
         tokens: StateTokens | None = None,
         log_clock: Callable[[], float] = time.monotonic,
+        kernel_id: str | None = None,
     ) -> None:
         self.session = session
         self.verify = verify
@@ -307,6 +335,10 @@ class CallbackServer:
         self.connect_app_sid = connect_app_sid
         self.deauthorize_method = deauthorize_method.upper()
         self.tokens = tokens or StateTokens()
+        # Every state and done-page ref starts with this id, so the kernel holding a shared port can relay.
+        self.relay = Relay(kernel_id or secrets.token_hex(4), connect_app_sid)
+        if tokens is None:
+            self.tokens.prefix = f"{self.relay.kernel_id}."
         self.done_pages: OrderedDict[str, ConnectedAccount] = OrderedDict()
         self._public_url = public_url.rstrip("/") if public_url else None
         self.request_log = RequestLog(log, what="callback server", known=(auth_token,), clock=log_clock)
@@ -314,14 +346,16 @@ class CallbackServer:
             (r"/connect/authorize", _AuthorizeHandler, {"server": self}),
             (r"/connect/done", _DoneHandler, {"server": self}),
             (r"/connect/deauthorize", _DeauthorizeHandler, {"server": self}),
+            *relay_routes(self.relay),
         ]
-        app = tornado.web.Application(
+        self._app = tornado.web.Application(
             routes,
             default_handler_class=_NotFound,
             default_handler_args={"server": self},
             log_function=self._log_request,
         )
-        self._thread = ServerThread(app, port=port, name="connect_notebook-callback")
+        self._thread = ServerThread(self._app, port=port, name="connect_notebook-callback")
+        self._also: list[ServerThread] = []  # the shared port, once this kernel took it over from another
 
     @property
     def port(self) -> int:
@@ -351,7 +385,8 @@ class CallbackServer:
     @property
     def allowed_hosts(self) -> set[str]:
         """Host headers served: loopback on our port, and the public URL's host."""
-        hosts = {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
+        ports = [self.port, *(t.port for t in self._also)]
+        hosts = {f"{name}:{port}" for port in ports for name in ("127.0.0.1", "localhost")}
         if self._public_url:
             netloc = urlsplit(self._public_url).netloc.lower()
             if netloc:
@@ -365,7 +400,7 @@ class CallbackServer:
 
     def remember_done(self, account: ConnectedAccount) -> str:
         """A short-lived reference for the done page, so its URL carries no AccountSid."""
-        ref = secrets.token_urlsafe(12)
+        ref = f"{self.relay.kernel_id}.{secrets.token_urlsafe(12)}"
         self.done_pages[ref] = account
         while len(self.done_pages) > 100:
             self.done_pages.popitem(last=False)
@@ -387,7 +422,14 @@ class CallbackServer:
         self._thread.start()
         return self
 
+    def listen_also(self, port: int) -> None:
+        """Serve on ``port`` too (``OSError`` if taken): the shared port, when the kernel holding it stopped."""
+        thread = ServerThread(self._app, port=port, name="connect_notebook-callback").start()
+        self._also.append(thread)
+
     def stop(self) -> None:
-        """Stop serving and free the port; idempotent. The request log says what it did not log."""
-        self._thread.stop()
+        """Stop serving and free the ports; idempotent. The request log says what it did not log."""
+        for thread in [*self._also, self._thread]:
+            thread.stop()
+        self._also.clear()
         self.request_log.flush()

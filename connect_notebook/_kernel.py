@@ -25,6 +25,7 @@ from ._callback import CallbackServer
 from ._config import ConnectApp, Settings
 from ._exceptions import ConfigError, ConnectNotebookError
 from ._family import describe_customer, register_callback
+from ._relay import Guest, key_file
 from ._session import ConnectedAccount, Session
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class Connection:
     session: Session
     server: CallbackServer
     on_sandbox: bool
+    guest: Guest | None = None  # set when another kernel holds the shared port
 
 
 class Kernel:
@@ -150,40 +152,58 @@ class Kernel:
             remembered = self.settings.session_file(app)
             session = Session(path=remembered if remembered.exists() else None)
             port = self.settings.callback_port
-            server = CallbackServer(
-                session=session,
-                verify=lambda sid: describe_customer(app, sid),
-                auth_token=app.auth_token,
-                connect_app_sid=app.connect_app_sid,
-                port=port,
-            )
-            try:
-                server.start()
-            except OSError as exc:
-                problem = exc.strerror
-            else:
-                problem = None
-            if problem is not None:
-                msg = (
-                    f"the Connect callback server cannot listen on 127.0.0.1:{port} ({problem}); another "
-                    "kernel probably has it. Stop that kernel, or set CONNECT_NOTEBOOK_CALLBACK_PORT to another "
-                    "port (and register the new Authorize URL), then load the extension again"
-                )
-                raise ConfigError(msg)
-            server.public_url = self.settings.callback_public_url(server.port)
+            server, guest = self._serve(app, session, port)
             if on_sandbox or self.settings.register_callback:
                 try:
+                    # The same URL whichever kernel holds the port: registering it again changes nothing.
                     register_callback(
                         app,
                         authorize_url=server.authorize_callback_url,
                         deauthorize_url=server.deauthorize_callback_url,
                     )
                 except ConnectNotebookError:
+                    if guest is not None:
+                        guest.stop()
                     server.stop()
                     raise
             self._app = app
-            self._connection = Connection(app, session, server, on_sandbox)
+            self._connection = Connection(app, session, server, on_sandbox, guest)
             return self._connection
+
+    def _serve(self, app: ConnectApp, session: Session, port: int) -> tuple[CallbackServer, Guest | None]:
+        """The callback server on the shared ``port``, or, when another kernel holds it, a guest of that kernel."""
+
+        def server_on(listen: int) -> CallbackServer:
+            return CallbackServer(
+                session=session,
+                verify=lambda sid: describe_customer(app, sid),
+                auth_token=app.auth_token,
+                connect_app_sid=app.connect_app_sid,
+                port=listen,
+            )
+
+        key = key_file(self.settings.config_home, port)
+        server = server_on(port)
+        try:
+            server.start()
+        except OSError as exc:
+            taken = exc
+        else:
+            server.public_url = self.settings.callback_public_url(server.port)
+            if port:
+                server.relay.hold(key)
+            return server, None
+        if not port:
+            raise taken
+        # Another notebook holds the port (the Connect App's one Authorize URL): share it.
+        server = server_on(0).start()
+        server.public_url = self.settings.callback_public_url(port) or f"http://127.0.0.1:{port}"
+        try:
+            guest = Guest(server, port, key, on_hold=lambda: server.relay.hold(key)).join()
+        except ConfigError:
+            server.stop()
+            raise
+        return server, guest
 
     def stop(self) -> None:
         """Stop the callback server and forget the app it made active; idempotent."""
@@ -192,7 +212,10 @@ class Kernel:
             if connection is not None:
                 self._app = None
         if connection is not None:
+            if connection.guest is not None:
+                connection.guest.stop()
             connection.server.stop()
+            connection.server.relay.release(key_file(self.settings.config_home, self.settings.callback_port))
 
     def close(self) -> None:
         """``stop``, and stop the embedded sandbox too; idempotent."""

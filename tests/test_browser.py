@@ -12,21 +12,16 @@ the kernel (no CONNECT_NOTEBOOK_SANDBOX_AUTOCONNECT). Screenshots of every step 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
+from lab_support import free_port, isolated_env, jupyterlab
 
 from connect_notebook.sandbox import Sandbox
 
@@ -43,12 +38,6 @@ expect = playwright_sync.expect
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (make test installs it)"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -68,66 +57,10 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     news = home / "lab-settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     news.parent.mkdir(parents=True)
     news.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-
-    port, callback_port, token = _free_port(), _free_port(), uuid.uuid4().hex
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("CONNECT_NOTEBOOK_", "TWILIO_", "JUPYTERHUB_", "PYTEST_"))
-    }
-    env.update(
-        JUPYTER_CONFIG_DIR=str(home / "config"),
-        JUPYTER_DATA_DIR=str(home / "data"),
-        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-        JUPYTERLAB_SETTINGS_DIR=str(home / "lab-settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(home / "lab-workspaces"),
-        XDG_CONFIG_HOME=str(tmp_path / "xdg-config"),
-        CONNECT_NOTEBOOK_CALLBACK_PORT=str(callback_port),
-        CONNECT_NOTEBOOK_SANDBOX_NOW=NOW,
-    )
-    command = [
-        *(sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}"),
-        *("--ServerApp.port_retries=0", "--ServerApp.log_level=DEBUG", f"--IdentityProvider.token={token}"),
-        f"--ServerApp.root_dir={notebooks}",
-    ]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    proc = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path
-    )
-    log: list[str] = []
-    ready = threading.Event()
-
-    # Ready when the server starts its extensions: that runs on its loop after the port is bound
-    # (both are loop callbacks, queued in that order), unlike the "is running at" line, printed before.
-    def drain() -> None:  # also keeps the pipe empty
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            log.append(line)
-            if "jupyterlab | extension was successfully started" in line:
-                ready.set()
-        ready.set()
-
-    reader = threading.Thread(target=drain, name="lab-log", daemon=True)
-    reader.start()
-    url = f"http://127.0.0.1:{port}"
-    http = httpx.Client(base_url=url, headers={"Authorization": f"token {token}"}, timeout=TIMEOUT)
-    try:
-        if not ready.wait(TIMEOUT) or proc.poll() is not None:
-            pytest.fail("JupyterLab did not start:\n" + "".join(log))
-        assert http.get("/api/status").status_code == 200
-        yield Lab(url, token, callback_port)
-    finally:
-        try:
-            if proc.poll() is None:
-                for kernel in http.get("/api/kernels").json():
-                    http.delete(f"/api/kernels/{kernel['id']}")
-        finally:
-            http.close()
-            proc.terminate()
-            proc.wait(TIMEOUT)
-            reader.join(TIMEOUT)
-            proc.stderr.close()  # type: ignore[union-attr]
+    callback_port = free_port()
+    env = isolated_env(home, CONNECT_NOTEBOOK_CALLBACK_PORT=str(callback_port), CONNECT_NOTEBOOK_SANDBOX_NOW=NOW)
+    with jupyterlab(tmp_path, env=env, args=[f"--ServerApp.root_dir={notebooks}"]) as running:
+        yield Lab(running.url, running.token, callback_port)
 
 
 @pytest.fixture

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 import tornado.websocket
+from lab_support import free_port, isolated_env, jupyterlab
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "connect_notebook._cli"]
@@ -246,49 +245,25 @@ async def _execute(base: str, token: str, code: str) -> str:
 
 
 def test_lab_starts_jupyterlab_whose_kernels_reach_the_sandbox_without_configuration(tmp_path: Path) -> None:
-    token = uuid.uuid4().hex
-    port = _free_port()
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
-        "JUPYTER_DATA_DIR": str(tmp_path / "data"),
-        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
-    }
-    env["JUPYTER_DATA_DIR"] = str(tmp_path / "data")
-    proc = subprocess.Popen(
-        [
-            *CLI,
-            "lab",
-            "--port",
-            str(port),
-            "--sandbox-port",
-            "0",
-            "--calls",
-            "200",
-            "--no-browser",
-            "--notebook-dir",
-            str(ROOT / "notebooks"),
-            "--",
-            f"--IdentityProvider.token={token}",
-            "--ServerApp.log_level=DEBUG",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
-    try:
-        _read_until(proc.stdout, r"Starting JupyterLab")
-        # The "is running at" line comes before the port is bound; extensions start after it.
-        _read_until(proc.stderr, r"jupyterlab \| extension was successfully started", limit=5000)
-        threading.Thread(target=proc.stderr.read, name="lab-log-drain", daemon=True).start()
-        base = f"http://127.0.0.1:{port}"
-        status = httpx.get(f"{base}/api/status", headers={"Authorization": f"token {token}"})
-        assert status.status_code == 200
-        contents = httpx.get(f"{base}/api/contents/quickstart.ipynb", headers={"Authorization": f"token {token}"})
+    port = free_port()
+    env = isolated_env(tmp_path / "jupyter")
+    command = [
+        *CLI,
+        "lab",
+        "--port",
+        str(port),
+        "--sandbox-port",
+        "0",
+        "--calls",
+        "200",
+        "--no-browser",
+        "--notebook-dir",
+        str(ROOT / "notebooks"),
+        "--",
+    ]
+    with jupyterlab(tmp_path, env=env, command=command, port=port, stdout=subprocess.PIPE) as lab:
+        proc, base, token = lab.proc, lab.url, lab.token
+        contents = httpx.get(f"{base}/api/contents/quickstart.ipynb", headers=lab.headers)
         assert contents.status_code == 200
         printed = asyncio.run(
             _execute(
@@ -310,9 +285,9 @@ def test_lab_starts_jupyterlab_whose_kernels_reach_the_sandbox_without_configura
             )
         )
         assert "status 200 calls 50 family 4 connected is main False" in printed
-    finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0
-        assert "Sandbox stopped." in proc.stdout.read()
-        proc.stdout.close()
-        proc.stderr.close()
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        assert "Starting JupyterLab" in out
+        assert "Sandbox stopped." in out

@@ -112,7 +112,7 @@ def test_good_callbacks_carrying_redirect_bait_go_only_to_their_own_done_page(fu
     assert len(result["cases"]) >= 10
     for case in result["cases"]:
         assert case["status"] == 303, case
-        assert case["fixed_page"], case  # exactly done?ref=<16 url-safe characters>
+        assert case["fixed_page"], case  # exactly done?ref=<kernel id>.<16 url-safe characters>
         assert case["same_origin"], case
         assert case["done_status"] == 200, case
 

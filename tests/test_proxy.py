@@ -11,12 +11,7 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,16 +21,11 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import httpx
 import pytest
 import websocket  # websocket-client: a dependency of jupyter_server
+from lab_support import free_port, isolated_env, jupyterlab
 
 NOW = "2026-11-01T12:00:00+00:00"
 BASE_URL = "/user/test/"
 TIMEOUT = 120  # hang guard only
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -88,88 +78,25 @@ class Kernel:
         return "".join(out)
 
 
-def _start_lab(
-    tmp_path: Path, port: int, token: str, env_extra: dict[str, str], *args: str
-) -> tuple[subprocess.Popen[str], threading.Thread]:
-    """Start JupyterLab isolated under tmp_path; returns once it serves."""
-    home = tmp_path / "jupyter"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("CONNECT_NOTEBOOK_", "TWILIO_", "JUPYTERHUB_", "PYTEST_"))
-    }
-    env.update(
-        JUPYTER_CONFIG_DIR=str(home / "config"),
-        JUPYTER_DATA_DIR=str(home / "data"),
-        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-        JUPYTERLAB_SETTINGS_DIR=str(home / "lab-settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(home / "lab-workspaces"),
-        XDG_CONFIG_HOME=str(tmp_path / "xdg-config"),
-        CONNECT_NOTEBOOK_SANDBOX_NOW=NOW,
-    )
-    env.update(env_extra)
-    command = [
-        *(sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}"),
-        *("--ServerApp.port_retries=0", "--ServerApp.log_level=DEBUG", f"--IdentityProvider.token={token}"),
-        *args,
-    ]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    proc = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path
-    )
-    log: list[str] = []
-    ready = threading.Event()
-
-    # Ready when the server starts its extensions: that runs on its loop after the port is bound
-    # (both are loop callbacks, queued in that order), unlike the "is running at" line, printed before.
-    def drain() -> None:  # also keeps the pipe empty
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            log.append(line)
-            if "jupyterlab | extension was successfully started" in line:
-                ready.set()
-        ready.set()  # the process ended: do not leave the waiter hanging
-
-    reader = threading.Thread(target=drain, name="lab-log", daemon=True)
-    reader.start()
-    if not ready.wait(TIMEOUT) or proc.poll() is not None:
-        proc.kill()
-        proc.wait(TIMEOUT)
-        reader.join(TIMEOUT)
-        proc.stderr.close()  # type: ignore[union-attr]
-        pytest.fail("JupyterLab did not start:\n" + "".join(log))
-    return proc, reader
-
-
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Lab]:
-    port, callback_port, token = _free_port(), _free_port(), uuid.uuid4().hex
+    callback_port = free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}{BASE_URL.rstrip('/')}"
     public = f"{url}/proxy/{callback_port}"  # what a browser uses to reach the kernel's callback server
-    proc, reader = _start_lab(
-        tmp_path,
-        port,
-        token,
-        {"CONNECT_NOTEBOOK_CALLBACK_PORT": str(callback_port), "CONNECT_NOTEBOOK_PUBLIC_URL": public},
-        f"--ServerApp.base_url={BASE_URL}",
-        f"--ServerApp.root_dir={tmp_path}",
+    env = isolated_env(
+        tmp_path / "jupyter",
+        CONNECT_NOTEBOOK_SANDBOX_NOW=NOW,
+        CONNECT_NOTEBOOK_CALLBACK_PORT=str(callback_port),
+        CONNECT_NOTEBOOK_PUBLIC_URL=public,
     )
-    http = httpx.Client(headers={"Authorization": f"token {token}"}, timeout=TIMEOUT)
-    try:
-        assert http.get(f"{url}/api/status").status_code == 200
-        yield Lab(url, token, callback_port, public, http)
-    finally:
-        try:
-            for kernel in http.get(f"{url}/api/kernels").json():
-                http.delete(f"{url}/api/kernels/{kernel['id']}")
-        finally:
-            http.close()
-            proc.terminate()
-            proc.wait(TIMEOUT)
-            reader.join(TIMEOUT)
-            assert not reader.is_alive()
-            proc.stderr.close()  # type: ignore[union-attr]
+    args = [f"--ServerApp.root_dir={tmp_path}"]
+    with (
+        jupyterlab(tmp_path, env=env, args=args, base_url=BASE_URL, port=port) as running,
+        httpx.Client(headers=running.headers, timeout=TIMEOUT) as http,
+    ):
+        assert running.url == url
+        yield Lab(url, running.token, callback_port, public, http)
 
 
 @pytest.fixture
@@ -249,7 +176,7 @@ def test_callback_arrives_through_jupyter_server_proxy_and_stays_under_its_prefi
     landed = lab.http.get(location)
     assert landed.status_code == 303, landed.text
     done_location = landed.headers["location"]
-    assert re.fullmatch(r"done\?ref=[\w-]+", done_location), done_location  # relative: stays under the prefix
+    assert re.fullmatch(r"done\?ref=[\w.-]+", done_location), done_location  # relative: stays under the prefix
     assert landed.headers["cache-control"] == "no-store"
     assert landed.headers["referrer-policy"] == "no-referrer"
 

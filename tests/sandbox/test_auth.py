@@ -14,12 +14,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from twilio_support import assert_twilio_error
 
 from connect_notebook.sandbox import Sandbox
 
 UNKNOWN_ACCOUNT = "AC" + "0" * 32
 WRONG_TOKEN = "f" * 32
-ERROR_KEYS = {"code", "message", "more_info", "status"}
 
 
 @pytest.fixture
@@ -29,19 +29,6 @@ def http(sandbox: Sandbox) -> Iterator[httpx.Client]:
         yield client
 
 
-def assert_twilio_error(response: httpx.Response, status: int, code: int | None = None) -> dict:
-    """Check a Twilio error response: JSON, exactly four keys, consistent with the HTTP status."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == ERROR_KEYS
-    assert body["status"] == status
-    assert isinstance(body["code"], int)
-    if code is not None:
-        assert body["code"] == code
-    assert body["more_info"] == f"https://www.twilio.com/docs/errors/{body['code']}"
-    assert isinstance(body["message"], str) and body["message"]
-    return body
 
 
 def assert_unauthorized(response: httpx.Response) -> None:

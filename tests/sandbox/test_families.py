@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from twilio.rest import Client
+from twilio_support import assert_twilio_error
 
 from connect_notebook.sandbox import Profile, Sandbox
 
@@ -49,11 +50,6 @@ def connect_client(sb: Sandbox, customer: str) -> httpx.Client:
     return httpx.Client(base_url=sb.api_url, auth=(sid, sb.owner_auth_token))
 
 
-def assert_twilio_error(response: httpx.Response, status: int, code: int) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert (body["status"], body["code"]) == (status, code)
-    assert body["more_info"] == f"https://www.twilio.com/docs/errors/{code}"
 
 
 def account_paths(sid: str) -> list[str]:

@@ -17,6 +17,7 @@ from collections import Counter
 
 import httpx
 import pytest
+from twilio_support import assert_twilio_error
 
 from connect_notebook.sandbox import Faults, Profile, Sandbox
 
@@ -44,15 +45,6 @@ def send(client: httpx.Client, method: str, path: str, sid: str, own: str) -> ht
     return client.request(method, path.format(sid=sid, own=own), data=data)
 
 
-def assert_twilio_error(response: httpx.Response, status: int, code: int) -> None:
-    """The response is Twilio's JSON error body for ``status`` / ``code``."""
-    assert response.status_code == status
-    assert response.headers["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert body["code"] == code
-    assert body["status"] == status
-    assert body["more_info"] == f"https://www.twilio.com/docs/errors/{code}"
-    assert body["message"]
 
 
 @pytest.fixture

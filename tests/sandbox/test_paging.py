@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
+from twilio_support import assert_twilio_error
 
 from connect_notebook.sandbox import Profile, Sandbox
 
@@ -88,17 +89,6 @@ def _records(pages: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     return [record for page in pages for record in page[key]]
 
 
-def _assert_twilio_error(response: httpx.Response, status: int) -> dict[str, Any]:
-    """The response is Twilio's JSON error body with this status."""
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert set(body) - {"details"} == {"code", "message", "more_info", "status"}
-    assert body["status"] == status
-    assert isinstance(body["code"], int)
-    assert body["more_info"] == f"https://www.twilio.com/docs/errors/{body['code']}"
-    assert isinstance(body["message"], str) and body["message"]
-    return body  # type: ignore[no-any-return]
 
 
 # --- every record exactly once, in order ----------------------------------------------
@@ -241,7 +231,7 @@ def test_page_0_without_a_token_is_the_first_page_of_ground_truth(
 )
 def test_page_n_without_a_token_is_400_20001(path: str, n: int, customer: str, api: httpx.Client) -> None:
     response = api.get(path.format(customer=customer), params={"PageSize": 50, "Page": n})
-    body = _assert_twilio_error(response, 400)
+    body = assert_twilio_error(response, 400)
     # The answer Twilio gives since absolute paging was retired (notes §8.2).
     assert (body["code"], body["message"]) == (20001, "PageToken is required for paging.")
 
@@ -298,7 +288,7 @@ BAD_PAGING = [
 def test_invalid_paging_parameter_gives_400_with_twilio_error(
     resource: str, params: dict[str, str], customer: str, api: httpx.Client
 ) -> None:
-    _assert_twilio_error(api.get(_path(customer, resource), params=params), 400)
+    assert_twilio_error(api.get(_path(customer, resource), params=params), 400)
 
 
 @pytest.mark.parametrize(
@@ -313,7 +303,7 @@ def test_invalid_paging_parameter_gives_400_with_twilio_error(
 def test_invalid_alerts_paging_parameter_gives_400_with_twilio_error(
     params: dict[str, str], api: httpx.Client
 ) -> None:
-    _assert_twilio_error(api.get("/v1/Alerts", params=params), 400)
+    assert_twilio_error(api.get("/v1/Alerts", params=params), 400)
 
 
 @pytest.mark.parametrize("whose", ["other-customer", "own-subaccount"])
@@ -325,7 +315,7 @@ def test_page_token_of_another_account_gives_400(
     response = api.get(
         _path(customer, "Calls"), params={"PageSize": 10, "Page": 1, "PageToken": f"PA{foreign}"}
     )
-    _assert_twilio_error(response, 400)
+    assert_twilio_error(response, 400)
 
 
 @pytest.mark.parametrize(
@@ -346,11 +336,11 @@ def test_page_token_of_another_account_gives_400(
 def test_duplicated_parameter_gives_400(
     resource: str, params: list[tuple[str, Any]], customer: str, api: httpx.Client
 ) -> None:
-    _assert_twilio_error(api.get(_path(customer, resource), params=params), 400)
+    assert_twilio_error(api.get(_path(customer, resource), params=params), 400)
 
 
 def test_duplicated_alerts_parameter_gives_400(api: httpx.Client) -> None:
-    _assert_twilio_error(api.get("/v1/Alerts", params=[("LogLevel", "error"), ("LogLevel", "warning")]), 400)
+    assert_twilio_error(api.get("/v1/Alerts", params=[("LogLevel", "error"), ("LogLevel", "warning")]), 400)
 
 
 @pytest.mark.parametrize(
@@ -449,5 +439,5 @@ def test_alerts_paging_returns_every_alert_once(monitor_api: httpx.Client) -> No
 
 
 def test_alerts_page_n_without_a_token_is_400_20001(monitor_api: httpx.Client) -> None:
-    body = _assert_twilio_error(monitor_api.get("/v1/Alerts", params={"PageSize": 2, "Page": 1}), 400)
+    body = assert_twilio_error(monitor_api.get("/v1/Alerts", params={"PageSize": 2, "Page": 1}), 400)
     assert body["code"] == 20001
