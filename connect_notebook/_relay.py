@@ -20,7 +20,6 @@ import asyncio
 import hmac
 import json
 import logging
-import os
 import secrets
 import threading
 from collections.abc import Callable
@@ -31,6 +30,7 @@ import httpx
 import tornado.httpclient
 import tornado.web
 
+from ._atomic import atomic_write
 from ._exceptions import ConfigError
 
 
@@ -58,15 +58,6 @@ def key_file(config_home: Path, port: int) -> Path:
     return config_home / "connect_notebook" / f"callback-{port}.key"
 
 
-def _write_key(path: Path, key: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(key)
-    os.replace(temporary, path)
-
-
 def _read_key(path: Path) -> str:
     try:
         return path.read_text().strip()
@@ -88,7 +79,7 @@ class Relay:
     def hold(self, path: Path) -> None:
         """This kernel now holds the shared port: write a fresh key for guests to register with."""
         key = secrets.token_urlsafe(32)
-        _write_key(path, key)
+        atomic_write(path, key.encode(), mode=0o600, folder_mode=0o700)
         self.key = key
 
     def release(self, path: Path) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ._cache import atomic_write
+from ._atomic import atomic_write
 from ._config import check_sid
 from ._exceptions import ConfigError
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from ._cache import atomic_write
+from ._atomic import atomic_write
 
 __all__ = ["ConnectedAccount", "Session"]
 

@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from connect_notebook._cache import METADATA_KEY, MonthCache, atomic_write, read_family, read_many, scan, write_family
+from connect_notebook._atomic import atomic_write
+from connect_notebook._cache import METADATA_KEY, MonthCache, read_family, read_many, scan, write_family
 
 SCHEMA = pl.Schema({"sid": pl.String(), "start_time": pl.Datetime("us", "UTC"), "duration": pl.Int64()})
 ACCOUNT = "AC" + "a" * 32
