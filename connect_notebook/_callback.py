@@ -388,9 +388,12 @@ class CallbackServer:
         ports = [self.port, *(t.port for t in self._also)]
         hosts = {f"{name}:{port}" for port in ports for name in ("127.0.0.1", "localhost")}
         if self._public_url:
-            netloc = urlsplit(self._public_url).netloc.lower()
-            if netloc:
-                hosts.add(netloc)
+            public = urlsplit(self._public_url)
+            if public.netloc:
+                hosts.add(public.netloc.lower())
+            if public.hostname in ("127.0.0.1", "localhost") and public.port:
+                # A shared port on loopback (another kernel holds it and relays): either name reaches it.
+                hosts |= {f"127.0.0.1:{public.port}", f"localhost:{public.port}"}
         return hosts
 
     @property

@@ -109,6 +109,19 @@ def test_the_holder_relays_a_guests_callback_and_its_done_page(sandbox: Sandbox,
     assert pair.holder.session.current is None
 
 
+def test_a_callback_to_localhost_is_relayed_too(sandbox: Sandbox, pair: Pair) -> None:
+    # The browser may name the shared port "localhost"; the guest accepts what the holder accepted.
+    customer = sandbox.customer_account_sids[0]
+    state = pair.guest_server.tokens.issue()
+    with httpx.Client(follow_redirects=True, timeout=TIMEOUT, trust_env=False) as browser:
+        page = browser.get(
+            f"http://localhost:{pair.port}/connect/authorize",
+            params={"AccountSid": sandbox.authorize(customer), "state": state},
+        )
+    assert page.status_code == 200, page.text
+    assert pair.guest_server.session.current is not None
+
+
 def test_a_signed_deauthorize_reaches_every_kernel_sharing_the_port(sandbox: Sandbox, pair: Pair) -> None:
     customer = sandbox.customer_account_sids[0]
     assert connect(sandbox, pair.guest_server.tokens.issue(), customer).status_code == 200
