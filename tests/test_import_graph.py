@@ -125,3 +125,44 @@ def test_the_client_imports_the_sandbox_only_in_the_kernel() -> None:
     }
     # __init__ names Sandbox lazily (cn.Sandbox), the CLI starts one, the kernel embeds one.
     assert users <= {NAME, f"{NAME}._kernel", f"{NAME}._cli"}, users
+
+
+def _module_assignments(module: str) -> list[str]:
+    """``other_module.name = …`` (or ``+=``, ``del``) in ``module``'s source, for the package's modules."""
+    path = MODULES[module]
+    tree = ast.parse(path.read_text(), str(path))
+    modules: set[str] = set()  # local names bound to one of the package's modules
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name.startswith(NAME)}
+        elif isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                if any(t.endswith(f".{alias.name}") and t in MODULES for t in _resolve(module, path, node)):
+                    modules.add(alias.asname or alias.name)
+    found = []
+    for node in ast.walk(tree):
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign | ast.Delete):
+            targets = list(node.targets)
+        elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+            targets = [node.target]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("setattr", "delattr"):
+            targets = [ast.Attribute(value=node.args[0], attr="?", ctx=ast.Store())] if node.args else []
+        for target in targets:
+            if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id in modules:
+                found.append(f"{module}:{node.lineno}: {target.value.id}.{target.attr}")
+    return found
+
+
+def test_no_module_assigns_into_another_modules_state() -> None:
+    # State has one owner object (the Kernel); modules never wire each other together by assignment.
+    assert [line for m in sorted(MODULES) for line in _module_assignments(m)] == []
+
+
+def test_the_assignment_check_sees_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    probe = PACKAGE / "_kernel.py"
+    source = probe.read_text() + "\nfrom . import _config\n_config.DEFAULT_CONCURRENCY = 1\n"
+    fake = tmp_path / "_kernel.py"
+    fake.write_text(source)
+    monkeypatch.setitem(MODULES, f"{NAME}._kernel", fake)
+    assert any("_config.DEFAULT_CONCURRENCY" in line for line in _module_assignments(f"{NAME}._kernel"))
