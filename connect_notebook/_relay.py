@@ -120,18 +120,8 @@ class Relay:
 
     async def forward(self, handler: tornado.web.RequestHandler, port: int) -> bool:
         """Relay ``handler``'s request to the guest on ``port`` and its answer back; False if it is gone."""
-        request = handler.request
-        outgoing = tornado.httpclient.HTTPRequest(
-            f"http://127.0.0.1:{port}{request.uri}",
-            method=request.method or "GET",
-            headers={k: v for k, v in request.headers.get_all() if k.lower() not in _HOP_BY_HOP},
-            body=request.body if request.method == "POST" else None,
-            follow_redirects=False,
-            request_timeout=120,
-            allow_nonstandard_methods=True,
-        )
         try:
-            answer = await tornado.httpclient.AsyncHTTPClient().fetch(outgoing, raise_error=False)
+            answer = await tornado.httpclient.AsyncHTTPClient().fetch(_relayed(handler, port, 120), raise_error=False)
         except OSError:
             answer = None
         if answer is None or answer.code == 599:  # refused or reset: that kernel stopped
@@ -146,20 +136,25 @@ class Relay:
 
     async def broadcast(self, handler: tornado.web.RequestHandler) -> None:
         """Relay a (signed) deauthorize to every guest; each checks the signature and its own session."""
-        request = handler.request
         for port in self.ports():
-            outgoing = tornado.httpclient.HTTPRequest(
-                f"http://127.0.0.1:{port}{request.uri}",
-                method=request.method or "POST",
-                headers={k: v for k, v in request.headers.get_all() if k.lower() not in _HOP_BY_HOP},
-                body=request.body if request.method == "POST" else None,
-                follow_redirects=False,
-                request_timeout=30,
-            )
             try:
-                await tornado.httpclient.AsyncHTTPClient().fetch(outgoing, raise_error=False)
+                await tornado.httpclient.AsyncHTTPClient().fetch(_relayed(handler, port, 30), raise_error=False)
             except OSError:
                 continue
+
+
+def _relayed(handler: tornado.web.RequestHandler, port: int, timeout: float) -> tornado.httpclient.HTTPRequest:
+    """``handler``'s request, as sent on to the kernel on ``port``: same method, path, headers (Host too) and body."""
+    request = handler.request
+    return tornado.httpclient.HTTPRequest(
+        f"http://127.0.0.1:{port}{request.uri}",
+        method=request.method or "GET",
+        headers={k: v for k, v in request.headers.get_all() if k.lower() not in _HOP_BY_HOP},
+        body=request.body if request.method == "POST" else None,
+        follow_redirects=False,
+        request_timeout=timeout,
+        allow_nonstandard_methods=True,
+    )
 
 
 class _Kernels(tornado.web.RequestHandler):
