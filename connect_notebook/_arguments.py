@@ -22,7 +22,6 @@ __all__ = [
     "EARLIEST",
     "LATEST",
     "address",
-    "usage_category",
     "checked_folder",
     "checked_range",
     "choices",
@@ -31,6 +30,8 @@ __all__ = [
     "instant",
     "one_of",
     "retry_policy",
+    "strings",
+    "usage_category",
     "whole",
 ]
 
@@ -84,27 +85,38 @@ def checked_range(start: object, end: object) -> tuple[datetime | None, datetime
     return start_at, end_at
 
 
-def choices(values: object, allowed: Sequence[str], name: str) -> list[str] | None:
-    """One value or several, each from the schema's Enum, so a typo is an error, not an empty frame."""
+def strings(values: object, name: str, *, expected: str, every: str, each: str) -> list[str] | None:
+    """One string or several as a list (None stays None): a wrong type is a TypeError, an empty list a ValueError.
+
+    ``expected`` says what the argument may be, ``every`` what None selects, ``each`` what an item must be.
+    """
     if values is None:
         return None
     if isinstance(values, str):
-        chosen = [values]
-    elif isinstance(values, bytes | bytearray | Mapping) or not isinstance(values, Iterable):
-        msg = f"{name} must be one of {', '.join(allowed)}, or a list of them; got {type(values).__name__}"
+        return [values]
+    if isinstance(values, bytes | bytearray | Mapping) or not isinstance(values, Iterable):
+        msg = f"{name} must be {expected}, got {type(values).__name__}"
         raise TypeError(msg)
-    else:
-        chosen = list(values)
-        if not chosen:
-            msg = f"{name} is empty, and an empty list selects nothing; pass None for every {name}"
-            raise ValueError(msg)
-        for value in chosen:
-            if not isinstance(value, str):
-                msg = f"{name} must hold strings from {', '.join(allowed)}; got {shown(value)} ({type(value).__name__})"
-                raise TypeError(msg)
-    unknown = [v for v in chosen if v not in allowed]
+    chosen = list(values)
+    if not chosen:
+        msg = f"{name} is empty, and an empty list selects nothing; pass None for {every}"
+        raise ValueError(msg)
+    for value in chosen:
+        if not isinstance(value, str):
+            msg = f"{name} must hold {each}, got {shown(value)} ({type(value).__name__})"
+            raise TypeError(msg)
+    return chosen
+
+
+def choices(values: object, allowed: Sequence[str], name: str) -> list[str] | None:
+    """One value or several, each from the schema's Enum, so a typo is an error, not an empty frame."""
+    names = ", ".join(allowed)
+    chosen = strings(
+        values, name, expected=f"one of {names}, or a list of them", every=f"every {name}", each=f"strings from {names}"
+    )
+    unknown = [v for v in chosen or () if v not in allowed]
     if unknown:
-        msg = f"{name} must be one or more of {', '.join(allowed)}; got {', '.join(map(shown, unknown))}"
+        msg = f"{name} must be one or more of {names}; got {', '.join(map(shown, unknown))}"
         raise ValueError(msg)
     return chosen
 

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from ._config import ENV_VARS
@@ -89,16 +89,14 @@ def _lab(args: argparse.Namespace) -> int:
 
 def _instant(text: str) -> datetime:
     """CONNECT_NOTEBOOK_SANDBOX_NOW as an aware datetime (naive means UTC, as the sandbox reads it)."""
+    from ._arguments import instant
     from ._exceptions import ConfigError
 
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        moment = None
-    if moment is None:
-        msg = f"CONNECT_NOTEBOOK_SANDBOX_NOW must be an ISO 8601 time such as 2026-11-01T12:00:00+00:00, got {text!r}"
-        raise ConfigError(msg)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        return instant(text, "CONNECT_NOTEBOOK_SANDBOX_NOW")
+    except ValueError as exc:
+        problem = str(exc)
+    raise ConfigError(problem)
 
 
 def _report(args: argparse.Namespace) -> int:

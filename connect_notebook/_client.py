@@ -389,7 +389,8 @@ class APIClient:
         The URLs fetched are the app's own, or links on their origin; only a misbehaving
         server puts the token into one, and then the URL is masked like any server text.
         """
-        return url if redact(url, self.app.auth_token) == redact(url) else redact(url, self.app.auth_token)
+        masked = redact(url, self.app.auth_token)
+        return url if masked == redact(url) else masked
 
 
 class _NoThrottle:

@@ -10,11 +10,12 @@ under its own path with the same credentials.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import polars as pl
 
+from ._arguments import strings
 from ._client import APIClient
 from ._config import ConnectApp, check_sid
 from ._exceptions import NotFoundError
@@ -55,24 +56,14 @@ def account_sid_of(account: object) -> str:
 
 def check_accounts(accounts: object) -> list[str] | None:
     """The ``accounts=`` argument as a list of well-formed SIDs (None: every account), checked before any request."""
-    if accounts is None:
-        return None
-    if isinstance(accounts, str):
-        return [check_sid(accounts, "AC", "accounts")]
-    if isinstance(accounts, bytes | bytearray | Mapping) or not isinstance(accounts, Iterable):
-        msg = (
-            f"accounts must be an AccountSid or a list of them (from cn.accounts(account)), "
-            f"got {type(accounts).__name__}"
-        )
-        raise TypeError(msg)
-    wanted = list(accounts)
-    if not wanted:
-        msg = "accounts is empty, and an empty list selects nothing; pass None for every account of the family"
-        raise ValueError(msg)
-    for sid in wanted:
-        if not isinstance(sid, str):
-            msg = f"accounts must hold AccountSid strings such as 'AC…', got {shown(sid)} ({type(sid).__name__})"
-            raise TypeError(msg)
+    wanted = strings(
+        accounts,
+        "accounts",
+        expected="an AccountSid or a list of them (from cn.accounts(account))",
+        every="every account of the family",
+        each="AccountSid strings such as 'AC…'",
+    )
+    for sid in wanted or ():
         check_sid(sid, "AC", "accounts")
     return wanted
 

@@ -332,11 +332,6 @@ class Guest:
         with self._settled:
             return self._settled.wait_for(lambda: self.settlements > after, timeout)
 
-    @property
-    def watching(self) -> bool:
-        """Whether the request to the holder is open (it holds the port, and knows this kernel)."""
-        return self._watching.is_set()
-
     def stop(self) -> None:
         """Unregister (best effort; the holder then ends the watch request) and stop watching; idempotent."""
         if self._stopped.is_set() and self._thread is None:
