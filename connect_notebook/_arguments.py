@@ -31,6 +31,7 @@ __all__ = [
     "one_of",
     "retry_policy",
     "strings",
+    "up_to_now",
     "usage_category",
     "whole",
 ]
@@ -106,6 +107,22 @@ def strings(values: object, name: str, *, expected: str, every: str, each: str) 
             msg = f"{name} must hold {each}, got {shown(value)} ({type(value).__name__})"
             raise TypeError(msg)
     return chosen
+
+
+def up_to_now(
+    start_at: datetime | None, end_at: datetime | None, now: datetime
+) -> tuple[datetime | None, datetime | None] | None:
+    """``[start_at, end_at)`` with its end clamped to ``now``; None when nothing in it can have happened yet.
+
+    That is a range wholly in the future, an empty one, or one that ends at the first instant.
+    """
+    if end_at is not None:
+        end_at = min(end_at, now)
+    if end_at == EARLIEST or (
+        start_at is not None and (start_at >= now or (end_at is not None and start_at >= end_at))
+    ):
+        return None
+    return start_at, end_at
 
 
 def choices(values: object, allowed: Sequence[str], name: str) -> list[str] | None:

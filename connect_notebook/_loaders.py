@@ -21,7 +21,6 @@ from urllib.parse import urlencode
 import polars as pl
 
 from ._arguments import (
-    EARLIEST,
     address,
     checked_folder,
     checked_range,
@@ -30,6 +29,7 @@ from ._arguments import (
     folder,
     one_of,
     retry_policy,
+    up_to_now,
     usage_category,
     whole,
 )
@@ -343,14 +343,10 @@ def load_usage(
     category = usage_category(category)
     retry = retry_policy(retry)
     app = current().resolve_app(app)
-    now = datetime.now(UTC)
-    if end_at is not None:
-        end_at = min(end_at, now)  # no day after today has usage yet
-    # Nothing to ask for: a range wholly in the future, an empty one, one that ends before the first instant.
-    if (start_at is not None and (start_at >= now or (end_at is not None and start_at >= end_at))) or (
-        end_at == EARLIEST
-    ):
-        return type_usage(pl.DataFrame())
+    bounded = up_to_now(start_at, end_at, datetime.now(UTC))  # no day after today has usage yet
+    if bounded is None:
+        return type_usage(pl.DataFrame())  # nothing to ask for
+    start_at, end_at = bounded
     try:
         with APIClient(app, sid, retry=retry) as client:
             family = read_family(client)
@@ -401,11 +397,10 @@ def load_alerts(
     log_level = one_of(log_level, LOG_LEVELS, "log_level")
     retry = retry_policy(retry)
     app = current().resolve_app(app)
-    now = datetime.now(UTC)
-    if end_at is not None:
-        end_at = min(end_at, now)  # no alert is from after now
-    if start_at is not None and (start_at >= now or (end_at is not None and start_at >= end_at)):
-        return type_alerts(pl.DataFrame())  # wholly in the future, or empty: nothing to ask for
+    bounded = up_to_now(start_at, end_at, datetime.now(UTC))  # no alert is from after now
+    if bounded is None:
+        return type_alerts(pl.DataFrame())  # nothing to ask for
+    start_at, end_at = bounded
     query = [("PageSize", str(PAGE_SIZE))]
     for name, moment in (("StartDate", start_at), ("EndDate", end_at)):
         if moment is not None:
