@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
 
 from connect_notebook import ConnectApp
 from connect_notebook._kernel import app_for_sandbox, swap
@@ -18,6 +19,21 @@ from connect_notebook.sandbox import Sandbox
 NOW = "2026-11-01T12:00:00+00:00"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SPECS = SHARED / "reference" / "twilio-oai"
+
+# Hypothesis profiles. No deadline anywhere: the machines are shared and noisy, and a
+# wall-clock limit is not a verdict. ``full`` is what ``python bench/chaos.py`` runs: the
+# chaos properties take their full example budgets (``tests/chaos/figures.py``).
+settings.register_profile("quick", deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("full", parent=settings.get_profile("quick"))
+settings.load_profile("quick")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--figures",
+        metavar="PATH",
+        help="write the figures the chaos properties recorded to PATH as JSON (bench/chaos.py reads it)",
+    )
 
 
 @pytest.fixture(autouse=True)
