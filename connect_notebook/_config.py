@@ -9,7 +9,6 @@ or a second kernel builds its own ``Settings`` instead of patching the environme
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from collections.abc import Mapping
@@ -45,7 +44,6 @@ DEFAULT_CONCURRENCY = 16  # requests in flight per load; halves on 429 (Twilio p
 DEFAULT_LOOKBACK_DAYS = 3
 DEFAULT_CALLBACK_PORT = 8791  # the Authorize URL registered on the Connect App names it
 CREDENTIALS = ("CONNECT_NOTEBOOK_ACCOUNT_SID", "CONNECT_NOTEBOOK_AUTH_TOKEN", "CONNECT_NOTEBOOK_CONNECT_APP_SID")
-log = logging.getLogger("connect_notebook")
 
 
 @dataclass(frozen=True)
@@ -231,13 +229,26 @@ class ConnectApp:
 
 @dataclass(frozen=True, kw_only=True)
 class Hub:
-    """What JupyterHub tells a single-user server about itself (its ``JUPYTERHUB_*`` variables)."""
+    """What JupyterHub tells a single-user server (and so its kernels) about where it is served.
+
+    Read from JupyterHub's own ``Spawner.get_env`` (6.1.1): ``JUPYTERHUB_SERVICE_PREFIX`` is
+    the server's path (``/user/<name>/``, or ``/user/<name>/<server>/`` for a named server);
+    ``JUPYTERHUB_PUBLIC_URL`` (JupyterHub 5.0 and later) its public URL with that path,
+    empty unless the hub's ``public_url`` or subdomains are configured.
+    """
 
     service_prefix: str
     public_url: str = ""
-    public_hub_url: str = ""
-    host: str = ""
-    base_url: str = "/"
+
+    def proxied(self, port: int) -> str | None:
+        """jupyter-server-proxy's public address of ``port`` on this server; None without a public URL."""
+        if not self.public_url.startswith(("http://", "https://")):
+            return None
+        return f"{self.public_url.rstrip('/')}/proxy/{port}"
+
+    def template(self, port: int) -> str:
+        """What to set CONNECT_NOTEBOOK_PUBLIC_URL to when the hub did not say its address."""
+        return f"https://<your hub's address>{self.service_prefix.rstrip('/')}/proxy/{port}"
 
 
 def _port(raw: str | None) -> int:
@@ -278,9 +289,6 @@ class Settings:
             hub = Hub(
                 service_prefix=env["JUPYTERHUB_SERVICE_PREFIX"],
                 public_url=env.get("JUPYTERHUB_PUBLIC_URL", ""),
-                public_hub_url=env.get("JUPYTERHUB_PUBLIC_HUB_URL", ""),
-                host=env.get("JUPYTERHUB_HOST", ""),
-                base_url=env.get("JUPYTERHUB_BASE_URL", "/") or "/",
             )
         customers = ours.get("CONNECT_NOTEBOOK_SANDBOX_CUSTOMERS", "")
         config_home = env.get("XDG_CONFIG_HOME")
@@ -319,20 +327,10 @@ class Settings:
     def callback_public_url(self, port: int) -> str | None:
         """The public URL of the callback server on ``port`` when a proxy serves it (JupyterHub, Binder).
 
-        ``CONNECT_NOTEBOOK_PUBLIC_URL`` wins; behind JupyterHub, the hub's
-        ``user-redirect`` form of jupyter-server-proxy's ``/proxy/<port>``; else None
-        (loopback).
+        ``CONNECT_NOTEBOOK_PUBLIC_URL`` wins; behind JupyterHub, jupyter-server-proxy's
+        ``<JUPYTERHUB_PUBLIC_URL>proxy/<port>``; else None (loopback: the browser must run
+        on this machine, or the customer pastes the AccountSid).
         """
         if self.public_url:
             return self.public_url
-        hub = self.hub
-        if hub is None:
-            return None
-        origin = (hub.public_url or hub.public_hub_url or hub.host).rstrip("/")
-        if not origin.startswith(("http://", "https://")):
-            # Without the hub's public address the URL would be relative: unusable on a Connect App.
-            log.warning("behind JupyterHub, but its public URL is unknown: set CONNECT_NOTEBOOK_PUBLIC_URL")
-            return None
-        if origin.endswith("/hub"):
-            origin = origin[: -len("/hub")]
-        return f"{origin}{hub.base_url.rstrip('/')}/hub/user-redirect/proxy/{port}"
+        return None if self.hub is None else self.hub.proxied(port)

@@ -27,10 +27,14 @@ def load_ipython_extension(ipython: Any) -> None:
     print(f"Deauthorize Callback URL:  {server.deauthorize_callback_url} (POST)")
     if not connection.on_sandbox and not kernel.settings.register_callback:
         print("Register both on the Connect App, or run connect_notebook.register_callback().")
-    if kernel.settings.hub is not None and server.public_url.startswith("http://127.0.0.1"):
+    hub = kernel.settings.hub
+    if hub is not None and kernel.settings.callback_public_url(server.port) is None:
         print(
-            "Behind JupyterHub, but its public URL is unknown: set CONNECT_NOTEBOOK_PUBLIC_URL to the proxied "
-            "address of this port, or paste the AccountSid under the button."
+            "Behind JupyterHub, but the hub did not give its public address (JUPYTERHUB_PUBLIC_URL, set by "
+            "JupyterHub 5+ when c.JupyterHub.public_url is configured), so the URLs above are this machine's "
+            "and a browser elsewhere cannot reach them. Set CONNECT_NOTEBOOK_PUBLIC_URL to "
+            f"{hub.template(server.port)} (then the Authorize URL is that plus /connect/authorize), "
+            "or paste the AccountSid under the button."
         )
 
 

@@ -17,6 +17,7 @@ from connect_notebook._config import (
     DEFAULT_CONCURRENCY,
     DEFAULT_MONITOR_URL,
     ENV_VARS,
+    Hub,
     Settings,
 )
 from connect_notebook._kernel import Kernel
@@ -356,7 +357,7 @@ def test_settings_read_every_variable_the_kernel_uses(tmp_path: Path) -> None:
             "CONNECT_NOTEBOOK_SANDBOX_AUTOCONNECT": "first",
             "CONNECT_NOTEBOOK_SANDBOX_CUSTOMERS": f"{OWNER},AC{'3' * 32}",
             "JUPYTERHUB_SERVICE_PREFIX": "/user/alice/",
-            "JUPYTERHUB_PUBLIC_URL": "https://hub.example.org",
+            "JUPYTERHUB_PUBLIC_URL": "https://hub.example.org/user/alice/",
             "XDG_CONFIG_HOME": str(tmp_path),
             "UNRELATED": "ignored",
         }
@@ -367,7 +368,8 @@ def test_settings_read_every_variable_the_kernel_uses(tmp_path: Path) -> None:
     assert settings.sandbox_now == "2026-11-01T12:00:00+00:00"
     assert settings.sandbox_autoconnect == "first"
     assert settings.sandbox_customers == (OWNER, "AC" + "3" * 32)
-    assert settings.hub is not None and settings.hub.public_url == "https://hub.example.org"
+    assert settings.hub == Hub(service_prefix="/user/alice/", public_url="https://hub.example.org/user/alice/")
+    assert settings.hub.proxied(9123) == "https://hub.example.org/user/alice/proxy/9123"
     assert settings.config_home == tmp_path
     assert "UNRELATED" not in settings.environ
     assert settings.app() == make()

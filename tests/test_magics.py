@@ -245,7 +245,7 @@ def free_port() -> str:
     "configured_port",
     [pytest.param(lambda: "0", id="any-free-port"), pytest.param(free_port, id="explicit-port")],
 )
-def test_behind_jupyterhub_the_printed_urls_are_the_user_redirect_proxy_form(
+def test_behind_jupyterhub_the_printed_urls_are_the_servers_own_proxy_route(
     configured_port: Callable[[], str],
     ip: Any,
     sandbox: Sandbox,
@@ -254,16 +254,53 @@ def test_behind_jupyterhub_the_printed_urls_are_the_user_redirect_proxy_form(
 ) -> None:
     monkeypatch.setenv("CONNECT_NOTEBOOK_CALLBACK_PORT", configured_port())
     monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/alice/")
-    monkeypatch.setenv("JUPYTERHUB_PUBLIC_URL", "https://hub.example.org")
+    # What JupyterHub 5+ sets: the single-user server's public URL, not the hub's (Spawner.get_env).
+    monkeypatch.setenv("JUPYTERHUB_PUBLIC_URL", "https://hub.example.org/user/alice/")
     use_sandbox(sandbox)
     ip.run_line_magic("load_ext", EXT)
-    authorize, deauthorize = printed_urls(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    authorize, deauthorize = printed_urls(out)
     connection = current().connection
     assert connection is not None
     port = connection.server.port
     assert port != 0
-    assert authorize == f"https://hub.example.org/hub/user-redirect/proxy/{port}/connect/authorize"
-    assert deauthorize == f"https://hub.example.org/hub/user-redirect/proxy/{port}/connect/deauthorize"
+    assert authorize == f"https://hub.example.org/user/alice/proxy/{port}/connect/authorize"
+    assert deauthorize == f"https://hub.example.org/user/alice/proxy/{port}/connect/deauthorize"
+    assert "Behind JupyterHub" not in out  # the address is known: no warning
+
+
+def test_a_hub_served_from_loopback_is_still_a_hub_with_a_known_address(
+    ip: Any, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CONNECT_NOTEBOOK_CALLBACK_PORT", "0")
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/alice/")
+    monkeypatch.setenv("JUPYTERHUB_PUBLIC_URL", "http://127.0.0.1:8000/user/alice/")
+    use_sandbox(sandbox)
+    ip.run_line_magic("load_ext", EXT)
+    out = capsys.readouterr().out
+    connection = current().connection
+    assert connection is not None
+    port = connection.server.port
+    assert printed_urls(out)[0] == f"http://127.0.0.1:8000/user/alice/proxy/{port}/connect/authorize"
+    assert "Behind JupyterHub" not in out
+
+
+def test_behind_a_hub_that_did_not_say_its_address_the_extension_says_what_to_set(
+    ip: Any, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # JupyterHub before 5.0, or without c.JupyterHub.public_url: JUPYTERHUB_PUBLIC_URL empty or absent.
+    monkeypatch.setenv("CONNECT_NOTEBOOK_CALLBACK_PORT", "0")
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/alice/")
+    monkeypatch.setenv("JUPYTERHUB_PUBLIC_URL", "")
+    use_sandbox(sandbox)
+    ip.run_line_magic("load_ext", EXT)
+    out = capsys.readouterr().out
+    connection = current().connection
+    assert connection is not None
+    port = connection.server.port
+    assert printed_urls(out)[0] == f"http://127.0.0.1:{port}/connect/authorize"
+    assert "Behind JupyterHub, but the hub did not give its public address" in out
+    assert f"CONNECT_NOTEBOOK_PUBLIC_URL to https://<your hub's address>/user/alice/proxy/{port}" in out
 
 
 # -- the Connect flow through the extension --
