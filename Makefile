@@ -30,8 +30,16 @@ $(CHROMIUM):
 		exit 1; \
 	fi
 
-## make test: every test, including the browser tests and the notebooks under nbval
-test: $(STAMP) $(CHROMIUM)
+# The JupyterHub tests run its proxy, configurable-http-proxy, from npm (Node.js is on the machine;
+# Debian's npm otherwise).
+CHP := $(VENV)/npm/node_modules/.bin/configurable-http-proxy
+$(CHP): | $(BIN)/python
+	@command -v npm >/dev/null || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; } \
+		|| { echo "make test needs npm for configurable-http-proxy: run 'sudo apt-get install npm' once" >&2; exit 1; }
+	npm install --prefix $(VENV)/npm --no-audit --no-fund --loglevel=error configurable-http-proxy@5
+
+## make test: every test, including the browser and JupyterHub tests and the notebooks under nbval
+test: $(STAMP) $(CHROMIUM) $(CHP)
 	$(BIN)/python -m pytest tests notebooks --nbval -p no:cacheprovider
 
 ## make sandbox: only the sandbox, on port 8790
