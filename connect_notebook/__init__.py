@@ -74,6 +74,7 @@ __all__ = [
     "accounts",
     "active_app",
     "connect_button",
+    "connect_pasted",
     "customer",
     "default_customer",
     "load_alerts",
@@ -150,6 +151,14 @@ def session() -> Session:
 def connect_button(app: ConnectApp | None = None) -> ConnectButton:
     """A Connect button for ``app`` (default: the kernel's app), with a live status line."""
     return _current_kernel().connect_button(app)
+
+
+def connect_pasted(text: str, app: ConnectApp | None = None) -> ConnectedAccount:
+    """Complete a Connect by hand, where no callback can arrive: the address the browser landed on, or the AccountSid.
+
+    The same as pasting it under the Connect button (for front ends that cannot show it).
+    """
+    return _current_kernel().connect_pasted(text, app)
 
 
 def register_callback(

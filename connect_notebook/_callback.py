@@ -23,12 +23,12 @@ from collections.abc import Callable
 from html import escape
 from types import TracebackType
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import tornado.ioloop
 import tornado.web
 
-from ._exceptions import AuthorizationRevoked, ConnectNotebookError
+from ._exceptions import AuthError, AuthorizationRevoked, ConnectDeclined, ConnectNotebookError
 from ._redact import redact
 from ._relay import Relay, relay_routes
 from ._serving import RequestLog, ServerThread
@@ -400,6 +400,45 @@ class CallbackServer:
     def running(self) -> bool:
         """Whether the server thread is serving."""
         return self._thread.running
+
+    def accept_pasted(self, text: str) -> ConnectedAccount:
+        """Complete a Connect by hand: ``text`` is the address the browser landed on, or the AccountSid.
+
+        For when the callback cannot arrive: the customer's browser runs on another machine
+        than this kernel (VS Code over SSH, a remote kernel, a hub without a public URL), so
+        the Authorize URL does not load there. A pasted address is checked as the callback
+        would be (its ``state`` must be one this server issued and not used); a bare
+        AccountSid is checked with Twilio only. Either way the account joins the session.
+        """
+        text = text.strip()
+        state: str | None = None
+        if _SID.fullmatch(text):
+            sid = text
+        else:
+            query = parse_qs(urlsplit(text).query)
+            if query.get("error") == ["unauthorized_client"]:
+                self.session.declined()
+                msg = "the pasted address says the customer declined: nothing was connected"
+                raise ConnectDeclined(msg)
+            sids = query.get("AccountSid", [])
+            if len(sids) != 1 or not _SID.fullmatch(sids[0]):
+                msg = (
+                    "paste the whole address the browser landed on after approving (it holds AccountSid=AC…), "
+                    "or the AccountSid itself ('AC' and 32 hex digits)"
+                )
+                raise AuthError(msg)
+            sid = sids[0]
+            state = query["state"][0] if query.get("state") else None
+            verdict = self.tokens.check(state) if state is not None else "ok"
+            if verdict != "ok":
+                msg = f"that address cannot be used: {_REASONS[verdict]}"
+                raise AuthError(msg)
+        account = self.verify(sid)
+        if state is not None and self.tokens.consume(state) != "ok":
+            msg = f"that address cannot be used: {_REASONS['used']}"
+            raise AuthError(msg)
+        self.session.add(account)
+        return account
 
     def remember_done(self, account: ConnectedAccount) -> str:
         """A short-lived reference for the done page, so its URL carries no AccountSid."""

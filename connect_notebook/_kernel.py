@@ -265,17 +265,11 @@ class Kernel:
         def authorize_url() -> str:
             return f"{app.authorize_url}?{urlencode({'state': server.tokens.issue()})}"
 
-        note = None
-        if not connection.on_sandbox and not self.settings.register_callback:
-            note = (
-                f"The Connect App's Authorize URL must be {server.authorize_callback_url} "
-                "(cn.register_callback() sets it)"
-            )
         button = ConnectButton(
             session=connection.session,
             authorize_url=authorize_url,
-            verify=lambda sid: describe_customer(app, sid),
-            note=note,
+            paste=server.accept_pasted,
+            notes=self._how_it_comes_back(connection),
         )
         who = self.settings.sandbox_autoconnect
         if connection.on_sandbox and who:
@@ -294,6 +288,29 @@ class Kernel:
 
             button.observe(click_through, names="waiting")
         return button
+
+    def _how_it_comes_back(self, connection: Connection) -> list[str]:
+        """The button's notes: how the browser returns after approving, and which fallback applies."""
+        server = connection.server
+        url = server.authorize_callback_url
+        if self.settings.callback_public_url(server.port) is None:
+            notes = [
+                f"After approving, the browser comes back to {url}, on the machine this kernel runs on. "
+                "If the browser runs on another machine (a remote kernel, VS Code over SSH), that page will not "
+                "load: paste its address, or the AccountSid, in the box above."
+            ]
+        else:
+            notes = [
+                f"After approving, the browser comes back through {url}. If it cannot, paste the address it "
+                "landed on, or the AccountSid, in the box above."
+            ]
+        if not connection.on_sandbox and not self.settings.register_callback:
+            notes.append(f"The Connect App's Authorize URL must be {url} (cn.register_callback() sets it)")
+        return notes
+
+    def connect_pasted(self, text: str, app: ConnectApp | None = None) -> ConnectedAccount:
+        """Complete a Connect from the address the browser landed on after approving, or the AccountSid."""
+        return self.start(app).server.accept_pasted(text)
 
     # -- what the rest of the package tells the kernel, and asks it --
 

@@ -8,9 +8,8 @@ Status changes arrive from the callback server's thread through the session.
 
 from __future__ import annotations
 
-import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from html import escape
 
 import ipywidgets as widgets  # type: ignore[import-untyped]  # ipywidgets ships no type information
@@ -37,10 +36,11 @@ class ConnectButton(widgets.VBox):  # type: ignore[misc]  # VBox is untyped (Any
         The kernel's session: the button shows its changes and ``wait()`` watches it.
     authorize_url
         Returns the authorize URL with a fresh ``state`` (called for every new link).
-    verify
-        ``verify(sid) -> ConnectedAccount`` for a pasted AccountSid.
-    note
-        A line shown under the button (e.g. the Authorize URL to register).
+    paste
+        ``paste(text) -> ConnectedAccount``: completes a Connect from the pasted address the
+        browser landed on, or an AccountSid, and adds the account to the session.
+    notes
+        Lines shown under the button: how the browser comes back, the Authorize URL to register.
     """
 
     waiting = traitlets.Bool(False, help="True while wait() blocks; observe it to act when a cell starts waiting")
@@ -50,12 +50,12 @@ class ConnectButton(widgets.VBox):  # type: ignore[misc]  # VBox is untyped (Any
         *,
         session: Session,
         authorize_url: Callable[[], str],
-        verify: Callable[[str], ConnectedAccount],
-        note: str | None = None,
+        paste: Callable[[str], ConnectedAccount],
+        notes: Sequence[str] = (),
     ) -> None:
         self._session = session
         self._authorize_url = authorize_url
-        self._verify = verify
+        self._paste = paste
         self._lock = threading.RLock()
         self._event = threading.Event()
         self._result: ConnectedAccount | None = None
@@ -65,7 +65,9 @@ class ConnectButton(widgets.VBox):  # type: ignore[misc]  # VBox is untyped (Any
         self.link.add_class("cn-connect")
         self.status = widgets.HTML()
         self.status.add_class("cn-status")
-        self.paste = widgets.Text(placeholder="or paste an AccountSid (AC…)", layout=widgets.Layout(width="320px"))
+        self.paste = widgets.Text(
+            placeholder="or paste the address you landed on, or the AccountSid", layout=widgets.Layout(width="420px")
+        )
         self.paste.add_class("cn-paste")
         self.use_pasted = widgets.Button(description="Use this account", layout=widgets.Layout(width="auto"))
         self.use_pasted.add_class("cn-paste-button")
@@ -74,7 +76,7 @@ class ConnectButton(widgets.VBox):  # type: ignore[misc]  # VBox is untyped (Any
             widgets.HBox([self.link, self.status], layout=widgets.Layout(align_items="center")),
             widgets.HBox([self.paste, self.use_pasted]),
         ]
-        if note:
+        for note in notes:
             hint = widgets.HTML(f"<span style='color:#606b85;font-size:12px'>{escape(note)}</span>")
             hint.add_class("cn-note")
             rows.append(hint)
@@ -123,22 +125,22 @@ class ConnectButton(widgets.VBox):  # type: ignore[misc]  # VBox is untyped (Any
                 self._new_link("Connect with Twilio")
 
     def _use_pasted(self) -> None:
-        sid = self.paste.value.strip()
+        text = self.paste.value.strip()
         # The box is synced widget state (and saved in notebooks): never keep what was pasted.
         self.paste.value = ""
-        if not re.fullmatch(r"AC[0-9a-fA-F]{32}", sid):
-            self._show("That is not an AccountSid ('AC' and 32 hex digits)", _TWILIO_RED)
+        if not text:
+            self._show("Paste the address the browser landed on after approving, or the AccountSid", _TWILIO_RED)
             return
         self._show("Checking the account with Twilio…")
         try:
-            account = self._verify(sid)
-        except AuthorizationRevoked:
-            self._show(f"Twilio does not accept the authorization for AC…{sid[-4:]}: connect it first", _TWILIO_RED)
-            return
+            self._paste(text)
+        except ConnectDeclined:
+            pass  # the session said so: the status line shows the decline
+        except AuthorizationRevoked as exc:
+            last4 = exc.account_sid[-4:]
+            self._show(f"Twilio does not accept the authorization for AC…{last4}: connect it first", _TWILIO_RED)
         except ConnectNotebookError as exc:
-            self._show(f"Could not check the account: {exc}", _TWILIO_RED)
-            return
-        self._session.add(account)
+            self._show(f"Could not use what was pasted: {exc}", _TWILIO_RED)
 
     # -- waiting --
 

@@ -6,6 +6,7 @@ import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from html import unescape
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -223,9 +224,12 @@ def test_connect_button_on_a_real_app_shows_the_authorize_url_to_register(
     authorize, _ = printed_urls(capsys.readouterr().out)
     button = connect_notebook.connect_button()
     try:
-        notes = [w.value for w in button.children if "cn-note" in w._dom_classes]
-        assert len(notes) == 1
-        assert authorize in notes[0]
+        notes = [unescape(w.value) for w in button.children if "cn-note" in w._dom_classes]
+        assert len(notes) == 2
+        # How the browser comes back (here: this machine's loopback, so the paste box is the fallback)...
+        assert "on the machine this kernel runs on" in notes[0] and "paste its address" in notes[0]
+        # ...and what to register, since this is a real app and nothing registered it.
+        assert f"Authorize URL must be {authorize}" in notes[1]
         assert real_app_env.connect_app.authorize_redirect_url is None
     finally:
         button.close()

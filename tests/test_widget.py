@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import ipywidgets as widgets  # type: ignore[import-untyped]  # ipywidgets ships no type information
 import pytest
 
-from connect_notebook._callback import StateTokens
+from connect_notebook._callback import CallbackServer, StateTokens
 from connect_notebook._exceptions import CallbackTimeout, ConnectDeclined
 from connect_notebook._family import describe_customer
 from connect_notebook._kernel import app_for_sandbox
@@ -57,14 +57,25 @@ def verify(sandbox: Sandbox) -> Verifier:
 def make_button(
     sandbox: Sandbox, session: Session, tokens: StateTokens, verify: Verifier
 ) -> Iterator[Callable[..., ConnectButton]]:
-    """Builds ConnectButtons for the sandbox's app; closes them afterwards."""
+    """Builds ConnectButtons for the sandbox's app; closes them afterwards.
+
+    What is pasted goes to a callback server's ``accept_pasted``, as in a kernel (the server
+    is not started: pasting needs no port).
+    """
     made: list[ConnectButton] = []
+    server = CallbackServer(
+        session=session,
+        verify=verify,
+        auth_token=sandbox.owner_auth_token,
+        connect_app_sid=sandbox.connect_app_sid,
+        tokens=tokens,
+    )
 
     def make(**kwargs: Any) -> ConnectButton:
         button = ConnectButton(
             session=session,
             authorize_url=lambda: f"{sandbox.authorize_url}?state={tokens.issue()}",
-            verify=verify,
+            paste=server.accept_pasted,
             **kwargs,
         )
         made.append(button)
@@ -166,7 +177,7 @@ def test_repr_shows_only_the_status(button: ConnectButton) -> None:
 
 
 def test_note_is_shown_under_the_button(make_button: Callable[..., ConnectButton]) -> None:
-    button = make_button(note="The Connect App's Authorize URL must be http://127.0.0.1:1/connect/authorize")
+    button = make_button(notes=["The Connect App's Authorize URL must be http://127.0.0.1:1/connect/authorize"])
     assert "http://127.0.0.1:1/connect/authorize" in synced_state(button)
 
 
@@ -264,6 +275,8 @@ def test_revoked_account_shows_revoked(sandbox: Sandbox, button: ConnectButton, 
         pytest.param("hello", id="text"),
         pytest.param("CA" + "0" * 32, id="call-sid"),
         pytest.param("AC" + "0" * 31, id="too-short"),
+        pytest.param("http://127.0.0.1:8791/connect/authorize?state=x", id="address-without-sid"),
+        pytest.param(f"http://127.0.0.1:8791/connect/authorize?AccountSid={'AC' + '1' * 32}&AccountSid=AC", id="twice"),
     ],
 )
 def test_pasting_something_that_is_not_an_account_sid_explains_and_verifies_nothing(
@@ -271,9 +284,54 @@ def test_pasting_something_that_is_not_an_account_sid_explains_and_verifies_noth
 ) -> None:
     button.paste.value = pasted
     button.use_pasted.click()
-    assert "not an AccountSid" in status(button)
+    assert "AccountSid" in status(button)
     assert verify.calls == []
     assert session.accounts == []
+
+
+def test_pasting_the_address_the_browser_landed_on_connects_it_once(
+    sandbox: Sandbox, authorized: str, button: ConnectButton, session: Session, verify: Verifier, tokens: StateTokens
+) -> None:
+    # Where Twilio sent the browser: the Authorize URL with AccountSid and the button's state appended,
+    # on a machine where it does not load (the kernel runs elsewhere), copied from the address bar.
+    state = tokens.issue()
+    landed = f"http://127.0.0.1:8791/connect/authorize?AccountSid={authorized}&state={state}"
+    button.paste.value = landed
+    button.use_pasted.click()
+    assert verify.calls == [authorized]
+    assert session.get(authorized) is not None
+    assert status(button).startswith("Connected: Harbor Dental Group")
+    assert tokens.check(state) == "used"
+    # The same address again: its state is used up, so nothing is verified a second time.
+    button.paste.value = landed
+    button.use_pasted.click()
+    assert verify.calls == [authorized]
+    assert "already used" in status(button)
+
+
+@pytest.mark.parametrize("state", ["not-issued-here", None], ids=["foreign-state", "no-state"])
+def test_a_pasted_address_is_checked_as_the_callback_would_be(
+    state: str | None, authorized: str, button: ConnectButton, session: Session, verify: Verifier
+) -> None:
+    query = f"AccountSid={authorized}" + (f"&state={state}" if state else "")
+    button.paste.value = f"https://example.org/connect/authorize?{query}"
+    button.use_pasted.click()
+    if state:  # a state this notebook did not issue: refused before any request
+        assert verify.calls == []
+        assert "not issued by this notebook" in status(button)
+    else:  # no state: as good as the bare AccountSid, checked with Twilio
+        assert verify.calls == [authorized]
+        assert session.get(authorized) is not None
+
+
+def test_a_pasted_decline_says_declined_and_connects_nothing(
+    button: ConnectButton, session: Session, verify: Verifier, tokens: StateTokens
+) -> None:
+    button.paste.value = f"http://127.0.0.1:8791/connect/authorize?error=unauthorized_client&state={tokens.issue()}"
+    button.use_pasted.click()
+    assert verify.calls == []
+    assert session.accounts == []
+    assert "declined" in status(button).lower()
 
 
 def test_pasting_an_authorized_sid_verifies_it_and_connects_it(
@@ -327,7 +385,7 @@ def test_pasting_a_sid_that_has_not_authorized_explains_and_connects_nothing(
 def test_no_synced_trait_holds_the_owner_token(
     sandbox: Sandbox, authorized: str, make_button: Callable[..., ConnectButton], session: Session
 ) -> None:
-    button = make_button(note="Register the Authorize URL")
+    button = make_button(notes=["Register the Authorize URL"])
     states = [synced_state(button)]
     button.paste.value = authorized
     button.use_pasted.click()
