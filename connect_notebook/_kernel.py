@@ -253,8 +253,6 @@ class Kernel:
 
     def connect_button(self, app: ConnectApp | None = None) -> ConnectButton:
         """A Connect button for ``app`` (default: the kernel's app), with a live status line."""
-        from ._widget import ConnectButton  # ipywidgets: imported when a button is made
-
         connection = self.start(app)
         if app is not None and app != connection.app:
             msg = "the extension already runs for another Connect App; %unload_ext connect_notebook first"
@@ -265,6 +263,18 @@ class Kernel:
         def authorize_url() -> str:
             return f"{app.authorize_url}?{urlencode({'state': server.tokens.issue()})}"
 
+        try:
+            from ._widget import ConnectButton  # ipywidgets: imported when a button is made
+        except ImportError:
+            how = " ".join(self._how_it_comes_back(connection)).replace(
+                "in the box above", "into connect_notebook.connect_pasted()"
+            )
+            msg = (
+                "ipywidgets is not installed in this kernel, so there is no Connect button "
+                f"(pip install ipywidgets, then restart the kernel). Without it: open {authorize_url()} "
+                f"in a browser. {how}"
+            )
+            raise ConfigError(msg) from None
         button = ConnectButton(
             session=connection.session,
             authorize_url=authorize_url,

@@ -45,6 +45,7 @@ class _Server(Protocol):
 
     def listen_also(self, port: int) -> None: ...
 
+
 __all__ = ["KEY_HEADER", "Guest", "Relay", "key_file", "relay_routes"]
 
 log = logging.getLogger("connect_notebook")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from html import escape
+from typing import Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]  # ipywidgets ships no type information
 import traitlets
@@ -87,6 +88,25 @@ class ConnectButton(widgets.VBox):  # type: ignore[misc]  # VBox is untyped (Any
 
     def __repr__(self) -> str:
         return f"ConnectButton(status={self._status_text!r})"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """The widget, and for a front end that cannot render it, text that says how to connect without it.
+
+        A front end with no ipywidgets 8 manager (ipywidgets 7, a plain notebook viewer)
+        shows ``text/plain``; a blank output would leave the user stuck.
+        """
+        bundle: dict[str, Any] = super()._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = (
+            f"{self!r}: if no Connect button shows here, this front end cannot display ipywidgets 8 widgets. "
+            "print(<this button>.url) gives the Connect link; if the page you land on after approving does not "
+            "load, pass its address to connect_notebook.connect_pasted()."
+        )
+        return bundle
+
+    @property
+    def url(self) -> str:
+        """A fresh Connect link (Twilio's authorize page, with a new single-use state), for use without the widget."""
+        return self._authorize_url()
 
     # -- state shown --
 

@@ -534,9 +534,7 @@ def accounts_breakdown(calls: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFr
     )
 
 
-def calls_by_account(
-    calls: pl.DataFrame, accounts: pl.DataFrame, *, every: Every = "week", tz: str = "UTC"
-) -> Any:
+def calls_by_account(calls: pl.DataFrame, accounts: pl.DataFrame, *, every: Every = "week", tz: str = "UTC") -> Any:
     """Calls per period, stacked by the account of the customer's family they belong to (parent legs only)."""
     names = accounts.select(pl.col("sid").alias("account_sid"), pl.col("friendly_name").alias("account"))
     data = _counts_over_time(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from html import unescape
@@ -233,6 +234,22 @@ def test_connect_button_on_a_real_app_shows_the_authorize_url_to_register(
         assert real_app_env.connect_app.authorize_redirect_url is None
     finally:
         button.close()
+
+
+def test_without_ipywidgets_connect_button_says_how_to_connect_without_it(
+    ip: Any, embedded: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ip.run_line_magic("load_ext", EXT)
+    capsys.readouterr()
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import ipywidgets now raises ImportError
+    monkeypatch.delitem(sys.modules, "connect_notebook._widget", raising=False)
+    with pytest.raises(connect_notebook.ConfigError) as raised:
+        connect_notebook.connect_button()
+    message = str(raised.value)
+    assert message.startswith("ipywidgets is not installed in this kernel, so there is no Connect button")
+    link = re.search(r"open (\S+) in a browser", message)
+    assert link is not None and link.group(1).startswith(embedded.authorize_url) and "state=" in link.group(1)
+    assert "into connect_notebook.connect_pasted()" in message
 
 
 # -- behind JupyterHub --

@@ -395,3 +395,20 @@ def test_no_synced_trait_holds_the_owner_token(
     assert "Connected" in states[1]  # the walk did reach the status line
     for state in states:
         assert sandbox.owner_auth_token not in state
+
+
+# -- front ends that cannot render the widget --
+
+
+def test_a_front_end_without_a_widget_manager_gets_text_that_says_how_to_connect(
+    button: ConnectButton, tokens: StateTokens
+) -> None:
+    bundle = button._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle  # front ends with ipywidgets 8 show the widget
+    text = bundle["text/plain"]
+    assert text.startswith("ConnectButton(status='Not connected'): if no Connect button shows here")
+    assert ".url" in text and "connect_notebook.connect_pasted()" in text
+    assert "state=" not in text  # the saved output stays the same from run to run
+    first, second = button.url, button.url
+    assert first != second  # a fresh single-use state each time
+    assert all(tokens.check(parse_qs(urlsplit(u).query)["state"][0]) == "ok" for u in (first, second))
