@@ -74,7 +74,7 @@ ENV_VARS = (
     EnvVar(
         "CONNECT_NOTEBOOK_PUBLIC_URL",
         None,
-        "Public base URL of the callback server when a proxy serves it (JupyterHub is detected by itself).",
+        "Public base URL of the callback server when a proxy serves it (JupyterHub 5+ is detected by itself).",
     ),
     EnvVar(
         "CONNECT_NOTEBOOK_REGISTER_CALLBACK",
