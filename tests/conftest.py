@@ -6,6 +6,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -116,3 +117,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if leaked:
         session.exitstatus = 1
         print(f"\nleaked server threads: {leaked}")
+
+
+@pytest.fixture
+def browser_context() -> Iterator[Any]:
+    """A fresh headless Chromium context (Debian's, via Playwright); skips where Chromium is missing."""
+    from browser_support import CHROMIUM, chromium
+
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium (make test installs it)")
+    with chromium() as ctx:
+        yield ctx

@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import queue
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 from jupyter_client.blocking.client import BlockingKernelClient
+from jupyter_client.manager import start_new_kernel
 
 TIMEOUT = 120  # hang guard for every kernel round trip, never a measurement
 
@@ -83,3 +87,21 @@ class Kernel:
         execution = self.finish(self.start(code))
         assert not execution.errors, "\n".join(execution.errors)
         return execution.stdout
+
+
+@contextmanager
+def embedded_kernel(tmp_path: Path, now: str) -> Iterator[tuple[Kernel, int]]:
+    """A python3 kernel started by jupyter_client alone, on the embedded sandbox; and its callback port."""
+    port = free_port()
+    env = kernel_env(
+        CONNECT_NOTEBOOK_CALLBACK_PORT=str(port),
+        CONNECT_NOTEBOOK_SANDBOX_NOW=now,
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+    )
+    km, kc = start_new_kernel(kernel_name="python3", startup_timeout=TIMEOUT, env=env, cwd=str(tmp_path))
+    try:
+        yield Kernel(kc), port
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+        assert not km.is_alive()

@@ -21,7 +21,6 @@ import pytest
 from browser_support import (
     MS,
     NOW,
-    chromium,
     connect_through_quickstart,
     copy_notebooks,
     lab_home,
@@ -53,17 +52,11 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         yield Lab(running.url, running.token, callback_port)
 
 
-@pytest.fixture
-def context() -> Iterator[Any]:
-    with chromium() as ctx:
-        yield ctx
-
-
-def test_quickstart_connect_click_through_then_revoke(lab: Lab, context: Any) -> None:
+def test_quickstart_connect_click_through_then_revoke(lab: Lab, browser_context: Any) -> None:
     expect = playwright().expect
     shot = screenshots("browser")
     url = f"{lab.url}/lab/workspaces/e2e-{uuid.uuid4().hex[:8]}/tree/quickstart.ipynb?reset&token={lab.token}"
-    done = connect_through_quickstart(context, url, callback=f"http://127.0.0.1:{lab.callback_port}", shot=shot)
+    done = connect_through_quickstart(browser_context, url, callback=f"http://127.0.0.1:{lab.callback_port}", shot=shot)
     page, status, link, sandbox, customer, label = (
         done.page,
         done.status,
@@ -74,7 +67,7 @@ def test_quickstart_connect_click_through_then_revoke(lab: Lab, context: Any) ->
     )
 
     # 6. The customer revokes the app on the sandbox's console page; the sandbox tells the kernel.
-    console = context.new_page()
+    console = browser_context.new_page()
     console.goto(f"{sandbox}/console/authorized-apps")
     revoke = console.locator(f"#revoke-{customer}")
     expect(revoke).to_be_visible()

@@ -114,7 +114,7 @@ def data_of(chart: Any) -> list[dict[str, Any]]:
     spec = chart.to_dict()
     datasets = spec["datasets"]
     assert len(datasets) == 1, f"expected one dataset, got {list(datasets)}"
-    (name, values), = datasets.items()
+    ((name, values),) = datasets.items()
     assert spec["data"] == {"name": name}
     for sub in spec.get("vconcat", []) + spec.get("layer", []):
         assert "data" not in sub, "a sub-chart with its own data"

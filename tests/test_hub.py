@@ -13,15 +13,12 @@ customer's calls below it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from browser_support import (
     MS,
     NOW,
-    chromium,
     connect_through_quickstart,
     copy_notebooks,
     lab_home,
@@ -36,16 +33,10 @@ pytestmark = needs_chromium
 USER = "analyst"
 
 
-@pytest.fixture
-def context() -> Iterator[Any]:
-    with chromium() as ctx:
-        yield ctx
-
-
-def log_in(context: Any, hub: Hub) -> None:
+def log_in(browser_context: Any, hub: Hub) -> None:
     """Sign in on the hub's login page; the hub spawns the user's server and lands on it."""
     expect = playwright().expect
-    page = context.new_page()
+    page = browser_context.new_page()
     page.goto(f"{hub.url}hub/login")
     page.locator("#username_input").fill(USER)
     page.locator("#password_input").fill(PASSWORD)
@@ -54,14 +45,16 @@ def log_in(context: Any, hub: Hub) -> None:
     page.close()
 
 
-def test_connect_through_a_real_jupyterhub(tmp_path: Path, context: Any) -> None:
+def test_connect_through_a_real_jupyterhub(tmp_path: Path, browser_context: Any) -> None:
     notebooks = copy_notebooks(tmp_path)
     lab_home(tmp_path)
     port = free_port()
     environment = {"CONNECT_NOTEBOOK_CALLBACK_PORT": str(port), "CONNECT_NOTEBOOK_SANDBOX_NOW": NOW}
     with jupyterhub(tmp_path, notebooks, environment=environment) as hub:
-        log_in(context, hub)
+        log_in(browser_context, hub)
         server = hub.user_url(USER)
         url = f"{server}lab/workspaces/hub-{uuid.uuid4().hex[:8]}/tree/quickstart.ipynb?reset"
-        done = connect_through_quickstart(context, url, callback=f"{server}proxy/{port}", shot=screenshots("hub"))
+        done = connect_through_quickstart(
+            browser_context, url, callback=f"{server}proxy/{port}", shot=screenshots("hub")
+        )
         assert done.status.inner_text() == f"Connected: {done.label}"

@@ -108,10 +108,7 @@ def test_the_package_has_no_import_cycle() -> None:
 def test_the_sandbox_never_imports_the_client() -> None:
     sandbox = {m for m in GRAPH if m == f"{NAME}.sandbox" or m.startswith(f"{NAME}.sandbox.")}
     outside = {
-        (m, t)
-        for m in sandbox
-        for t in GRAPH[m]
-        if t not in sandbox and t not in SANDBOX_MAY_IMPORT and t != NAME
+        (m, t) for m in sandbox for t in GRAPH[m] if t not in sandbox and t not in SANDBOX_MAY_IMPORT and t != NAME
     }
     assert outside == set()
 
@@ -166,3 +163,28 @@ def test_the_assignment_check_sees_one(tmp_path: Path, monkeypatch: pytest.Monke
     fake.write_text(source)
     monkeypatch.setitem(MODULES, f"{NAME}._kernel", fake)
     assert any("_config.DEFAULT_CONCURRENCY" in line for line in _module_assignments(f"{NAME}._kernel"))
+
+
+TESTS = PACKAGE.parent / "tests"
+
+
+def _imports_bench(source: str, path: str) -> bool:
+    for node in ast.walk(ast.parse(source, path)):
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "bench" for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] == "bench":
+            return True
+    return False
+
+
+def test_no_test_imports_bench() -> None:
+    # bench/ holds benchmarks and the driver that prints the chaos figures; the chaos
+    # properties themselves live in tests/chaos/, so a test never needs bench/.
+    offenders = [str(p.relative_to(TESTS)) for p in TESTS.rglob("*.py") if _imports_bench(p.read_text(), str(p))]
+    assert offenders == []
+
+
+def test_the_bench_import_check_sees_one() -> None:
+    assert _imports_bench("from bench import chaos_loads\n", "probe.py")
+    assert _imports_bench("def f():\n    import bench.chaos\n", "probe.py")
+    assert not _imports_bench("from chaos.figures import budget\nimport benchmark_tools\n", "probe.py")

@@ -19,8 +19,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import pytest
-from jupyter_client.manager import KernelManager, start_new_kernel
-from kernel_support import TIMEOUT, Kernel, free_port, kernel_env
+from kernel_support import TIMEOUT, Kernel, embedded_kernel
 
 NOW = "2026-11-01T12:00:00+00:00"
 
@@ -28,20 +27,8 @@ NOW = "2026-11-01T12:00:00+00:00"
 @pytest.fixture
 def kernel(tmp_path: Path) -> Iterator[tuple[Kernel, int]]:
     """A python3 kernel on the embedded sandbox, with its callback server on a free port."""
-    port = free_port()
-    env = kernel_env(
-        CONNECT_NOTEBOOK_CALLBACK_PORT=str(port),
-        CONNECT_NOTEBOOK_SANDBOX_NOW=NOW,
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-    )
-    km: KernelManager
-    km, kc = start_new_kernel(kernel_name="python3", startup_timeout=TIMEOUT, env=env, cwd=str(tmp_path))
-    try:
-        yield Kernel(kc), port
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
-        assert not km.is_alive()
+    with embedded_kernel(tmp_path, NOW) as started:
+        yield started
 
 
 def _status_html(msg: dict[str, Any]) -> str:
@@ -77,9 +64,7 @@ def test_callback_reaches_a_cell_blocked_in_wait_and_unload_frees_the_port(kerne
 
     def is_status(text: str) -> Any:
         return lambda m: (
-            m["msg_type"] == "comm_msg"
-            and m["content"]["comm_id"] == info["status_comm"]
-            and text in _status_html(m)
+            m["msg_type"] == "comm_msg" and m["content"]["comm_id"] == info["status_comm"] and text in _status_html(m)
         )
 
     # The cell is inside wait(): it said so on the status line, and it is still running.
@@ -128,19 +113,20 @@ def test_callback_reaches_a_cell_blocked_in_wait_and_unload_frees_the_port(kerne
 
     # The session has it (requests authenticate as the Connect subaccount; it names the main account);
     # the state is used up (replaying the callback changes nothing).
-    assert k.run(
-        "current = connect_notebook.session().current\n"
-        "print(current.sid, current.customer_sid, len(connect_notebook.session()))"
-    ) == f"{sid} {customer} 1\n"
+    assert (
+        k.run(
+            "current = connect_notebook.session().current\n"
+            "print(current.sid, current.customer_sid, len(connect_notebook.session()))"
+        )
+        == f"{sid} {customer} 1\n"
+    )
     replay = httpx.get(location, timeout=TIMEOUT)
     assert replay.status_code == 400
     assert "already used" in replay.text
 
     # %unload_ext stops the server thread and frees the port.
     k.run("%unload_ext connect_notebook")
-    threads = k.run(
-        "import threading\nprint([t.name for t in threading.enumerate() if t.name.endswith('-callback')])"
-    )
+    threads = k.run("import threading\nprint([t.name for t in threading.enumerate() if t.name.endswith('-callback')])")
     assert threads == "[]\n"
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{callback}/connect/done", timeout=TIMEOUT)

@@ -9,24 +9,16 @@ port, the done page there, and the widget saying Connected with the calls below 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from browser_support import NOW, chromium, connect_through_quickstart, copy_notebooks, needs_chromium, screenshots
+from browser_support import NOW, connect_through_quickstart, copy_notebooks, needs_chromium, screenshots
 from lab_support import free_port, isolated_env, jupyterlab
 
 pytestmark = needs_chromium
 
 
-@pytest.fixture
-def context() -> Iterator[Any]:
-    with chromium() as ctx:
-        yield ctx
-
-
-def test_connect_in_notebook_7(tmp_path: Path, context: Any) -> None:
+def test_connect_in_notebook_7(tmp_path: Path, browser_context: Any) -> None:
     notebooks = copy_notebooks(tmp_path)
     callback_port, port = free_port(), free_port()
     env = isolated_env(
@@ -36,6 +28,10 @@ def test_connect_in_notebook_7(tmp_path: Path, context: Any) -> None:
     with jupyterlab(tmp_path, env=env, command=[sys.executable, "-m", "notebook"], port=port, args=args) as server:
         url = f"{server.url}/notebooks/quickstart.ipynb?token={server.token}"
         done = connect_through_quickstart(
-            context, url, callback=f"http://127.0.0.1:{callback_port}", shot=screenshots("notebook7"), notebook7=True
+            browser_context,
+            url,
+            callback=f"http://127.0.0.1:{callback_port}",
+            shot=screenshots("notebook7"),
+            notebook7=True,
         )
         assert done.status.inner_text() == f"Connected: {done.label}"

@@ -119,9 +119,7 @@ def kernel(lab: Lab) -> Iterator[Kernel]:
         assert lab.http.delete(f"{lab.url}/api/kernels/{kernel_id}").status_code == 204
 
 
-def test_callback_arrives_through_jupyter_server_proxy_and_stays_under_its_prefix(
-    lab: Lab, kernel: Kernel
-) -> None:
+def test_callback_arrives_through_jupyter_server_proxy_and_stays_under_its_prefix(lab: Lab, kernel: Kernel) -> None:
     proxied = lab.public_url
     assert proxied == f"{lab.url}/proxy/{lab.callback_port}"
 

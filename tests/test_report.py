@@ -17,10 +17,10 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,18 +31,8 @@ from connect_notebook.sandbox import Sandbox
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "call_report.ipynb"
 ARTIFACTS = ROOT / "test-artifacts" / "report"
-CHROMIUM = Path("/usr/bin/chromium")
 NOW = "2026-11-01T12:00:00+00:00"
 TIMEOUT = 300  # seconds; hang guard only
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PERIOD = ["--start", "2026-10-01", "--end", "2026-11-01"]
 UNKNOWN_ACCOUNT = "AC" + "f" * 32  # well formed; not one of the sandbox's accounts
 
@@ -327,22 +317,9 @@ def test_unknown_account_fails_with_a_clear_message_and_leaves_no_html(tmp_path:
 
 
 @pytest.fixture
-def page() -> Iterator[object]:
-    """A page of headless Debian Chromium (Playwright), closed afterwards."""
-    playwright_sync = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (make test installs it)")
-    with playwright_sync.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 1000})
-            try:
-                context.set_default_timeout(TIMEOUT * 1000)
-                yield context.new_page()
-            finally:
-                context.close()
-        finally:
-            browser.close()
+def page(browser_context: Any) -> Any:
+    """A page of headless Debian Chromium (Playwright)."""
+    return browser_context.new_page()
 
 
 def test_report_renders_every_chart_offline_in_chromium(report: Report, page) -> None:  # noqa: ANN001

@@ -19,8 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from browser_support import MS, NOW, chromium, needs_chromium, playwright
-from jupyter_client.manager import start_new_kernel
-from kernel_support import TIMEOUT, Kernel, free_port, kernel_env
+from kernel_support import TIMEOUT, Kernel, embedded_kernel
 
 BUTTON = (
     "import json, re, connect_notebook as cn\n"
@@ -33,19 +32,9 @@ BUTTON = (
 
 @pytest.fixture
 def kernel(tmp_path: Path) -> Iterator[tuple[Kernel, int]]:
-    """A python3 kernel started by jupyter_client, on the embedded sandbox, with its callback port."""
-    port = free_port()
-    env = kernel_env(
-        CONNECT_NOTEBOOK_CALLBACK_PORT=str(port),
-        CONNECT_NOTEBOOK_SANDBOX_NOW=NOW,
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-    )
-    km, kc = start_new_kernel(kernel_name="python3", startup_timeout=TIMEOUT, env=env, cwd=str(tmp_path))
-    try:
-        yield Kernel(kc), port
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
+    """A python3 kernel on the embedded sandbox, with its callback server on a free port."""
+    with embedded_kernel(tmp_path, NOW) as started:
+        yield started
 
 
 def load_and_button(kernel: Kernel, port: int) -> dict[str, Any]:

@@ -19,8 +19,7 @@ PARAMS = {
     "From": "+14158675309",
     "To": "+18005551212",
 }
-DUPLICATES = [("Sid", "CA123"), ("SidAccount", "AC123"),
-              ("Digits", "5678"), ("Digits", "1234"), ("Digits", "1234")]
+DUPLICATES = [("Sid", "CA123"), ("SidAccount", "AC123"), ("Digits", "5678"), ("Digits", "1234"), ("Digits", "1234")]
 JSON_BODY = b'{"property": "value", "boolean": true}'
 JSON_SHA256 = "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620"
 JSON_URL = f"{URL}&bodySHA256={JSON_SHA256}"

@@ -29,8 +29,6 @@ def http(sandbox: Sandbox) -> Iterator[httpx.Client]:
         yield client
 
 
-
-
 def assert_unauthorized(response: httpx.Response) -> None:
     """401 / 20003 "Authenticate", with a Basic challenge."""
     assert_twilio_error(response, 401, 20003)
@@ -84,9 +82,7 @@ def prepare(sandbox: Sandbox, steps: tuple[str, ...]) -> None:
 # --- accepted credentials ----------------------------------------------------------
 
 
-def test_owner_credentials_read_own_account_and_see_own_auth_token(
-    sandbox: Sandbox, http: httpx.Client
-) -> None:
+def test_owner_credentials_read_own_account_and_see_own_auth_token(sandbox: Sandbox, http: httpx.Client) -> None:
     owner = sandbox.owner_account_sid
     auth = (owner, sandbox.owner_auth_token)
 
@@ -151,8 +147,7 @@ def test_authorized_customer_reads_with_owner_token_but_never_sees_it(
         pytest.param("owner", "empty", "owner", (), id="owner-with-empty-token"),
         pytest.param("connected", "wrong", "customer", ("authorize",), id="authorized-customer-wrong-token"),
         pytest.param("unknown", "owner", "unknown", (), id="unknown-account-sid"),
-        pytest.param("connected", "owner", "other", ("authorize", "authorize-other"),
-                     id="username-differs-from-path"),
+        pytest.param("connected", "owner", "other", ("authorize", "authorize-other"), id="username-differs-from-path"),
         pytest.param("connected", "owner", "owner", ("authorize",), id="connected-on-owner-path"),
         pytest.param("other", "owner", "customer", ("authorize",), id="unauthorized-user-on-authorized-path"),
     ],
@@ -207,10 +202,10 @@ def test_missing_or_garbled_authorization_header_gets_401_with_challenge(
 @pytest.mark.parametrize(
     ("resource", "form"),
     [
-        pytest.param("Calls.json", {"To": "+14155550100", "From": "+14155550199",
-                                    "Url": "https://example.com/twiml"}, id="calls"),
-        pytest.param("Messages.json", {"To": "+14155550100", "From": "+14155550199", "Body": "hi"},
-                     id="messages"),
+        pytest.param(
+            "Calls.json", {"To": "+14155550100", "From": "+14155550199", "Url": "https://example.com/twiml"}, id="calls"
+        ),
+        pytest.param("Messages.json", {"To": "+14155550100", "From": "+14155550199", "Body": "hi"}, id="messages"),
     ],
 )
 def test_get_all_customer_cannot_post_403_20403(
@@ -233,8 +228,9 @@ def test_post_all_customer_places_a_call_201(sandbox: Sandbox, http: httpx.Clien
     form = {"To": "+14155550100", "From": "+14155550199", "Url": "https://example.com/twiml"}
 
     # post-all writes into the Connect subaccount only (notes §8.1).
-    response = http.post(f"/2010-04-01/Accounts/{connected}/Calls.json", data=form,
-                         auth=(connected, sandbox.owner_auth_token))
+    response = http.post(
+        f"/2010-04-01/Accounts/{connected}/Calls.json", data=form, auth=(connected, sandbox.owner_auth_token)
+    )
 
     assert response.status_code == 201, response.text
     call = response.json()
@@ -301,8 +297,10 @@ def test_owner_post_updates_connect_app_fields(
         pytest.param({"Permissions": "read-all"}, id="unknown-permission"),
         pytest.param({"Permissions": ""}, id="no-permission"),
         pytest.param({"FriendlyName": "x" * 65}, id="friendly-name-too-long"),
-        pytest.param({"AuthorizeRedirectUrl": "https://ok.example.com/", "Permissions": "root"},
-                     id="valid-field-with-invalid-field"),
+        pytest.param(
+            {"AuthorizeRedirectUrl": "https://ok.example.com/", "Permissions": "root"},
+            id="valid-field-with-invalid-field",
+        ),
     ],
 )
 def test_owner_post_with_invalid_connect_app_value_is_400_and_changes_nothing(
@@ -344,10 +342,8 @@ def test_customer_cannot_update_the_owners_connect_app(sandbox: Sandbox, http: h
         pytest.param("/2010-04-01/Accounts/{owner}/Balance.json", id="unknown-resource"),
         pytest.param("/2010-04-01/Accounts/{owner}/Calls/CA" + "0" * 32 + ".json", id="unknown-call-sid"),
         pytest.param("/2010-04-01/Accounts/{owner}/Calls/CAnot-a-sid.json", id="malformed-call-sid"),
-        pytest.param("/2010-04-01/Accounts/{owner}/Messages/SM" + "0" * 32 + ".json",
-                     id="unknown-message-sid"),
-        pytest.param("/2010-04-01/Accounts/{owner}/ConnectApps/CN" + "0" * 32 + ".json",
-                     id="unknown-connect-app-sid"),
+        pytest.param("/2010-04-01/Accounts/{owner}/Messages/SM" + "0" * 32 + ".json", id="unknown-message-sid"),
+        pytest.param("/2010-04-01/Accounts/{owner}/ConnectApps/CN" + "0" * 32 + ".json", id="unknown-connect-app-sid"),
         pytest.param("/v1/Alerts/NO" + "0" * 32, id="unknown-alert-sid"),
         pytest.param("/2010-04-01/Nothing.json", id="unknown-top-level-path"),
     ],
@@ -368,12 +364,15 @@ def test_call_sid_of_another_account_is_404(sandbox: Sandbox, http: httpx.Client
     call_sid = sandbox.calls(first)[0]["sid"]
     subaccount = sandbox.family(first)[1]
 
-    own = http.get(f"/2010-04-01/Accounts/{first}/Calls/{call_sid}.json",
-                   auth=(first_connected, sandbox.owner_auth_token))
-    sibling = http.get(f"/2010-04-01/Accounts/{subaccount}/Calls/{call_sid}.json",
-                       auth=(first_connected, sandbox.owner_auth_token))
-    other = http.get(f"/2010-04-01/Accounts/{second}/Calls/{call_sid}.json",
-                     auth=(second_connected, sandbox.owner_auth_token))
+    own = http.get(
+        f"/2010-04-01/Accounts/{first}/Calls/{call_sid}.json", auth=(first_connected, sandbox.owner_auth_token)
+    )
+    sibling = http.get(
+        f"/2010-04-01/Accounts/{subaccount}/Calls/{call_sid}.json", auth=(first_connected, sandbox.owner_auth_token)
+    )
+    other = http.get(
+        f"/2010-04-01/Accounts/{second}/Calls/{call_sid}.json", auth=(second_connected, sandbox.owner_auth_token)
+    )
 
     assert own.status_code == 200
     assert own.json()["sid"] == call_sid
@@ -417,8 +416,12 @@ def test_unsupported_method_is_405_json(sandbox: Sandbox, http: httpx.Client, me
     ],
 )
 def test_monitor_alerts_obey_connect_credential_rules(
-    sandbox: Sandbox, http: httpx.Client, user: str | None, password: str | None,
-    steps: tuple[str, ...], status: int,
+    sandbox: Sandbox,
+    http: httpx.Client,
+    user: str | None,
+    password: str | None,
+    steps: tuple[str, ...],
+    status: int,
 ) -> None:
     prepare(sandbox, steps)
     auth = None if user is None or password is None else (who(sandbox, user), token(sandbox, password))

@@ -70,8 +70,9 @@ def api_status(http: httpx.Client, sandbox: Sandbox, customer: str) -> int:
     try is the main account's own SID (which the owner's token never opens).
     """
     sid = sandbox.connected_sid(customer) or customer
-    response = http.get(f"/2010-04-01/Accounts/{customer}/Calls.json", params={"PageSize": 1},
-                        auth=(sid, sandbox.owner_auth_token))
+    response = http.get(
+        f"/2010-04-01/Accounts/{customer}/Calls.json", params={"PageSize": 1}, auth=(sid, sandbox.owner_auth_token)
+    )
     if response.status_code == 401:
         assert response.json()["code"] == 20003
     return response.status_code
@@ -111,14 +112,16 @@ class _RecordHandler(tornado.web.RequestHandler):
     def _record(self) -> None:
         request = self.request
         form = parse_qsl(request.body.decode(), keep_blank_values=True) if request.body else []
-        self.receiver.record(Callback(
-            method=request.method or "",
-            url=request.full_url(),
-            query=parse_qsl(request.query, keep_blank_values=True),
-            form=form,
-            content_type=request.headers.get("Content-Type"),
-            signature=request.headers.get("X-Twilio-Signature"),
-        ))
+        self.receiver.record(
+            Callback(
+                method=request.method or "",
+                url=request.full_url(),
+                query=parse_qsl(request.query, keep_blank_values=True),
+                form=form,
+                content_type=request.headers.get("Content-Type"),
+                signature=request.headers.get("X-Twilio-Signature"),
+            )
+        )
         self.set_status(self.receiver.status)
         self.finish()
 
@@ -138,8 +141,7 @@ class Receiver:
         self.received = threading.Event()
         self._lock = threading.Lock()
         # No access log: a callback answered 500 on purpose is not an error of the test run.
-        app = tornado.web.Application([(r"/.*", _RecordHandler, {"receiver": self})],
-                                      log_function=lambda handler: None)
+        app = tornado.web.Application([(r"/.*", _RecordHandler, {"receiver": self})], log_function=lambda handler: None)
         self.server = ServerThread(app, name="connect_notebook-test-deauth-receiver")
 
     def record(self, callback: Callback) -> None:
@@ -178,9 +180,7 @@ def silent_url() -> Iterator[str]:
 # --- the authorize page ---------------------------------------------------------------------
 
 
-def test_authorize_page_shows_app_details_permissions_and_every_customer(
-    sandbox: Sandbox, http: httpx.Client
-) -> None:
+def test_authorize_page_shows_app_details_permissions_and_every_customer(sandbox: Sandbox, http: httpx.Client) -> None:
     app = sandbox.connect_app
 
     response = http.get(sandbox.authorize_url)
@@ -229,9 +229,7 @@ def test_authorize_page_escapes_app_fields_and_lists_post_all(sandbox: Sandbox, 
         pytest.param("a b&c=d/é?#%+'\"<>", id="state-needing-escapes"),
     ],
 )
-def test_authorize_page_carries_state_into_its_form(
-    sandbox: Sandbox, http: httpx.Client, state: str | None
-) -> None:
+def test_authorize_page_carries_state_into_its_form(sandbox: Sandbox, http: httpx.Client, state: str | None) -> None:
     params = {} if state is None else {"state": state}
 
     response = http.get(sandbox.authorize_url, params=params)
@@ -245,9 +243,11 @@ def test_authorize_page_carries_state_into_its_form(
 def test_unknown_connect_app_is_a_404_page(sandbox: Sandbox, http: httpx.Client, method: str) -> None:
     unknown = "CN" + "0" * 32
 
-    response = http.request(method, f"/authorize/{unknown}",
-                            data={"decision": "authorize", "AccountSid": sandbox.customer_account_sids[0]}
-                            if method == "POST" else None)
+    response = http.request(
+        method,
+        f"/authorize/{unknown}",
+        data={"decision": "authorize", "AccountSid": sandbox.customer_account_sids[0]} if method == "POST" else None,
+    )
 
     assert_html_page(response, 404)
     assert unknown in response.text
@@ -288,10 +288,10 @@ def test_authorizing_through_the_page_redirects_with_account_sid_and_grants_acce
     expected = [("AccountSid", connected)] + ([] if state is None else [("state", state)])
     assert sorted(query) == sorted(expected)
     assert api_status(http, sandbox, customer) == 200
-    authorized = http.get(f"/2010-04-01/Accounts/{customer}/AuthorizedConnectApps.json",
-                          auth=(connected, sandbox.owner_auth_token)).json()["authorized_connect_apps"]
-    assert [(a["connect_app_sid"], a["permissions"]) for a in authorized] == [
-        (sandbox.connect_app_sid, ["get-all"])]
+    authorized = http.get(
+        f"/2010-04-01/Accounts/{customer}/AuthorizedConnectApps.json", auth=(connected, sandbox.owner_auth_token)
+    ).json()["authorized_connect_apps"]
+    assert [(a["connect_app_sid"], a["permissions"]) for a in authorized] == [(sandbox.connect_app_sid, ["get-all"])]
 
 
 @pytest.mark.parametrize(
@@ -310,9 +310,11 @@ def test_authorizing_grants_exactly_the_permissions_the_app_asks_for(
     decided = http.post(sandbox.authorize_url, data={"decision": "authorize", "AccountSid": customer})
     _, query = redirect_target(decided)
     connected = dict(query)["AccountSid"]
-    placed = http.post(f"/2010-04-01/Accounts/{connected}/Calls.json",
-                       data={"To": "+14155550100", "From": "+14155550199", "Url": "https://example.com/t"},
-                       auth=(connected, sandbox.owner_auth_token))
+    placed = http.post(
+        f"/2010-04-01/Accounts/{connected}/Calls.json",
+        data={"To": "+14155550100", "From": "+14155550199", "Url": "https://example.com/t"},
+        auth=(connected, sandbox.owner_auth_token),
+    )
 
     assert placed.status_code == post_status
 
@@ -341,9 +343,7 @@ def test_denying_redirects_with_unauthorized_client_and_grants_nothing(
 
 
 @pytest.mark.parametrize("decision", ["authorize", "deny"])
-def test_app_without_authorize_url_gets_a_400_page(
-    sandbox: Sandbox, http: httpx.Client, decision: str
-) -> None:
+def test_app_without_authorize_url_gets_a_400_page(sandbox: Sandbox, http: httpx.Client, decision: str) -> None:
     assert sandbox.connect_app.authorize_redirect_url is None
     customer = sandbox.customer_account_sids[0]
 
@@ -396,16 +396,18 @@ def test_authorize_url_with_a_query_string_gets_the_parameters_appended_with_amp
     sandbox.update_connect_app(authorize_redirect_url="https://app.example.com/cb?flow=connect&v=2")
     customer = sandbox.customer_account_sids[0]
 
-    response = http.post(sandbox.authorize_url, data={"decision": "authorize", "AccountSid": customer,
-                                                      "state": "s1"})
+    response = http.post(sandbox.authorize_url, data={"decision": "authorize", "AccountSid": customer, "state": "s1"})
 
     assert response.status_code == 302
     location = response.headers["location"]
     assert location.startswith("https://app.example.com/cb?flow=connect&v=2&")
     assert location.count("?") == 1
-    assert parse_qsl(urlsplit(location).query) == [("flow", "connect"), ("v", "2"),
-                                                   ("AccountSid", sandbox.connected_sid(customer)),
-                                                   ("state", "s1")]
+    assert parse_qsl(urlsplit(location).query) == [
+        ("flow", "connect"),
+        ("v", "2"),
+        ("AccountSid", sandbox.connected_sid(customer)),
+        ("state", "s1"),
+    ]
 
 
 def test_authorizing_again_through_the_page_redirects_with_the_same_connect_subaccount(
@@ -531,9 +533,7 @@ def test_get_callback_to_url_with_query_appends_parameters_and_signs_whole_url(
     assert not is_valid_signature(url, [], cb.signature or "", sandbox.owner_auth_token)
 
 
-def test_post_callback_signature_fails_when_a_parameter_is_tampered(
-    sandbox: Sandbox, receiver: Receiver
-) -> None:
+def test_post_callback_signature_fails_when_a_parameter_is_tampered(sandbox: Sandbox, receiver: Receiver) -> None:
     sandbox.update_connect_app(deauthorize_callback_url=receiver.url())
     customer = sandbox.customer_account_sids[0]
     sandbox.authorize(customer)
@@ -549,9 +549,7 @@ def test_post_callback_signature_fails_when_a_parameter_is_tampered(
 
 
 @pytest.mark.parametrize("status", [200, 204, 500, 404], ids=lambda s: f"callback-answers-{s}")
-def test_deauthorize_result_reports_the_callbacks_status(
-    sandbox: Sandbox, receiver: Receiver, status: int
-) -> None:
+def test_deauthorize_result_reports_the_callbacks_status(sandbox: Sandbox, receiver: Receiver, status: int) -> None:
     receiver.status = status
     sandbox.update_connect_app(deauthorize_callback_url=receiver.url())
     customer = sandbox.customer_account_sids[0]
@@ -567,9 +565,7 @@ def test_deauthorize_result_reports_the_callbacks_status(
     assert len(receiver.callbacks) == 1
 
 
-def test_revoke_page_reports_the_callbacks_status(
-    sandbox: Sandbox, http: httpx.Client, receiver: Receiver
-) -> None:
+def test_revoke_page_reports_the_callbacks_status(sandbox: Sandbox, http: httpx.Client, receiver: Receiver) -> None:
     receiver.status = 500
     sandbox.update_connect_app(deauthorize_callback_url=receiver.url())
     customer = sandbox.customer_account_sids[0]
@@ -617,8 +613,7 @@ def test_callback_that_never_answers_gives_a_result_with_an_error_within_the_tim
     silent_url: str,
 ) -> None:
     # Its own sandbox, so the abandoned callback request ends when this sandbox stops.
-    with Sandbox(seed=3, customers=[TINY], now="2026-11-01T12:00:00Z",
-                 deauthorize_callback_url=silent_url) as sb:
+    with Sandbox(seed=3, customers=[TINY], now="2026-11-01T12:00:00Z", deauthorize_callback_url=silent_url) as sb:
         customer = sb.customer_account_sids[0]
         connected = sb.authorize(customer)
 
@@ -636,8 +631,7 @@ def test_callback_that_never_answers_gives_a_result_with_an_error_within_the_tim
 def test_deauthorize_on_a_stopped_sandbox_revokes_and_reports_that_nothing_was_sent(
     receiver: Receiver,
 ) -> None:
-    sb = Sandbox(seed=3, customers=[TINY], now="2026-11-01T12:00:00Z",
-                 deauthorize_callback_url=receiver.url())
+    sb = Sandbox(seed=3, customers=[TINY], now="2026-11-01T12:00:00Z", deauthorize_callback_url=receiver.url())
     customer = sb.customer_account_sids[0]
     sb.authorize(customer)
 
@@ -651,9 +645,7 @@ def test_deauthorize_on_a_stopped_sandbox_revokes_and_reports_that_nothing_was_s
         sb.deauthorize(customer)  # it is revoked: a second revocation has nothing to revoke
 
 
-def test_deauthorize_without_callback_url_revokes_and_sends_nothing(
-    sandbox: Sandbox, http: httpx.Client
-) -> None:
+def test_deauthorize_without_callback_url_revokes_and_sends_nothing(sandbox: Sandbox, http: httpx.Client) -> None:
     customer = sandbox.customer_account_sids[0]
     sandbox.authorize(customer)
 
@@ -704,21 +696,21 @@ def test_revoke_page_lists_customers_with_a_revoke_form_only_for_authorized_ones
         pytest.param("GET", "{authorize}", None, 200, id="authorize-page"),
         pytest.param("GET", "{authorize}?state=secret", None, 200, id="authorize-page-with-state"),
         pytest.param("GET", "/authorize/CN" + "0" * 32, None, 404, id="unknown-app-page"),
-        pytest.param("POST", "{authorize}", {"decision": "authorize", "AccountSid": "{customer}"}, 302,
-                     id="authorize-redirect"),
-        pytest.param("POST", "{authorize}", {"decision": "authorize", "AccountSid": "ACnope"}, 400,
-                     id="authorize-error-page"),
+        pytest.param(
+            "POST", "{authorize}", {"decision": "authorize", "AccountSid": "{customer}"}, 302, id="authorize-redirect"
+        ),
+        pytest.param(
+            "POST", "{authorize}", {"decision": "authorize", "AccountSid": "ACnope"}, 400, id="authorize-error-page"
+        ),
         pytest.param("GET", "/console/authorized-apps", None, 200, id="revoke-page"),
-        pytest.param("POST", "/console/authorized-apps", {"AccountSid": "{customer}"}, 400,
-                     id="revoke-error-page"),
+        pytest.param("POST", "/console/authorized-apps", {"AccountSid": "{customer}"}, 400, id="revoke-error-page"),
     ],
 )
 def test_pages_are_not_cached_and_send_no_referrer(
     sandbox: Sandbox, http: httpx.Client, method: str, path: str, form: dict[str, str] | None, status: int
 ) -> None:
     sandbox.update_connect_app(authorize_redirect_url=REDIRECT)
-    names = {"authorize": f"/authorize/{sandbox.connect_app_sid}",
-             "customer": sandbox.customer_account_sids[0]}
+    names = {"authorize": f"/authorize/{sandbox.connect_app_sid}", "customer": sandbox.customer_account_sids[0]}
     data = None if form is None else {k: v.format(**names) for k, v in form.items()}
 
     response = http.request(method, path.format(**names), data=data)

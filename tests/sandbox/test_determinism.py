@@ -28,8 +28,15 @@ PROFILES = (
 # E.164 country calling codes of the counterparts we expect to see (longest match first).
 CALLING_CODES = ("+1", "+44", "+49", "+33", "+52", "+91", "+61", "+55")
 # What answering machine detection reports (Twilio's AnsweredBy values).
-AMD_RESULTS = {"human", "machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other",
-               "fax", "unknown"}
+AMD_RESULTS = {
+    "human",
+    "machine_start",
+    "machine_end_beep",
+    "machine_end_silence",
+    "machine_end_other",
+    "fax",
+    "unknown",
+}
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +83,11 @@ def fetch_all(sb: Sandbox) -> dict[str, bytes]:
         calls = get("calls-page-0", f"{base}/Calls.json", PageSize=50)
         get("calls-page-1", calls["next_page_uri"])
         get("calls-busy", f"{base}/Calls.json", Status="busy", PageSize=20)
-        get("calls-children", f"{base}/Calls.json", ParentCallSid=next(
-            c["parent_call_sid"] for c in sb.calls(customer) if c["parent_call_sid"]))
+        get(
+            "calls-children",
+            f"{base}/Calls.json",
+            ParentCallSid=next(c["parent_call_sid"] for c in sb.calls(customer) if c["parent_call_sid"]),
+        )
         get("call", f"{base}/Calls/{calls['calls'][17]['sid']}.json")
         messages = get("messages", f"{base}/Messages.json", PageSize=50)
         get("message", f"{base}/Messages/{messages['messages'][3]['sid']}.json")
@@ -291,7 +301,7 @@ def test_durations_are_long_tailed(history: dict[str, list[dict[str, Any]]]) -> 
 
 
 def test_completed_calls_cost_money_and_unanswered_ones_have_no_duration(
-    history: dict[str, list[dict[str, Any]]]
+    history: dict[str, list[dict[str, Any]]],
 ) -> None:
     for call in _all(history):
         if call["status"] == "completed":

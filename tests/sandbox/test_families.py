@@ -50,8 +50,6 @@ def connect_client(sb: Sandbox, customer: str) -> httpx.Client:
     return httpx.Client(base_url=sb.api_url, auth=(sid, sb.owner_auth_token))
 
 
-
-
 def account_paths(sid: str) -> list[str]:
     """One request per kind of account resource."""
     base = f"/2010-04-01/Accounts/{sid}"

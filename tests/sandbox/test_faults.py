@@ -45,8 +45,6 @@ def send(client: httpx.Client, method: str, path: str, sid: str, own: str) -> ht
     return client.request(method, path.format(sid=sid, own=own), data=data)
 
 
-
-
 @pytest.fixture
 def writer(sandbox: Sandbox, customer: str, connected: str) -> str:
     """The connected customer's Connect subaccount, re-authorized with post-all so POSTs reach the faults."""
@@ -63,7 +61,8 @@ def client_for(sb: Sandbox, sid: str) -> httpx.Client:
 
 @pytest.mark.parametrize(("method", "path"), API_REQUESTS)
 def test_rate_limit_one_makes_every_api_request_a_429_20429(
-        sandbox: Sandbox, customer: str, writer: str, api: httpx.Client, method: str, path: str) -> None:
+    sandbox: Sandbox, customer: str, writer: str, api: httpx.Client, method: str, path: str
+) -> None:
     sandbox.faults = Faults(rate_limit=1.0)
     for _ in range(3):
         response = send(api, method, path, customer, writer)
@@ -72,14 +71,17 @@ def test_rate_limit_one_makes_every_api_request_a_429_20429(
     assert sandbox.injected == {"rate_limit": 3}
 
 
-@pytest.mark.parametrize(("retry_after", "header"), [
-    pytest.param(2, "2", id="2s"),
-    pytest.param(0.5, "0.5", id="half-second"),
-    pytest.param(None, None, id="none"),
-])
+@pytest.mark.parametrize(
+    ("retry_after", "header"),
+    [
+        pytest.param(2, "2", id="2s"),
+        pytest.param(0.5, "0.5", id="half-second"),
+        pytest.param(None, None, id="none"),
+    ],
+)
 def test_rate_limit_sends_retry_after_only_when_configured(
-        sandbox: Sandbox, customer: str, api: httpx.Client, retry_after: float | None,
-        header: str | None) -> None:
+    sandbox: Sandbox, customer: str, api: httpx.Client, retry_after: float | None, header: str | None
+) -> None:
     sandbox.faults = Faults(rate_limit=1.0, retry_after=retry_after)
     response = api.get(CALLS.format(sid=customer))
     assert_twilio_error(response, 429, 20429)
@@ -91,7 +93,8 @@ def test_rate_limit_sends_retry_after_only_when_configured(
 
 
 def test_server_error_one_gives_500s_and_503s_with_twilio_bodies(
-        sandbox: Sandbox, customer: str, api: httpx.Client) -> None:
+    sandbox: Sandbox, customer: str, api: httpx.Client
+) -> None:
     sandbox.faults = Faults(seed=3, server_error=1.0)
     seen: Counter[int] = Counter()
     for page in range(40):  # distinct request lines, so each draws 500 or 503 afresh
@@ -110,7 +113,8 @@ def test_server_error_one_gives_500s_and_503s_with_twilio_bodies(
 
 @pytest.mark.parametrize(("method", "path"), [p for p in API_REQUESTS if p.values[0] == "GET"])
 def test_truncate_one_sends_200_with_a_strict_prefix_of_the_real_body(
-        sandbox: Sandbox, customer: str, connected: str, api: httpx.Client, method: str, path: str) -> None:
+    sandbox: Sandbox, customer: str, connected: str, api: httpx.Client, method: str, path: str
+) -> None:
     sandbox.faults = Faults(truncate=1.0)
     cut = send(api, method, path, customer, connected)
     sandbox.faults = Faults()
@@ -132,7 +136,8 @@ def test_truncate_one_sends_200_with_a_strict_prefix_of_the_real_body(
 
 @pytest.mark.parametrize(("method", "path"), API_REQUESTS)
 def test_reset_one_breaks_the_body_and_the_server_keeps_serving(
-        sandbox: Sandbox, customer: str, writer: str, api: httpx.Client, method: str, path: str) -> None:
+    sandbox: Sandbox, customer: str, writer: str, api: httpx.Client, method: str, path: str
+) -> None:
     sandbox.faults = Faults(reset=1.0)
     data = MESSAGE_FORM if method == "POST" else None
     with api.stream(method, path.format(sid=customer, own=writer), data=data) as response:
@@ -152,8 +157,10 @@ def test_reset_one_breaks_the_body_and_the_server_keeps_serving(
 def raw_get(port: int, path: str, sid: str, token: str) -> tuple[bytes, bytes, bool]:
     """GET over a bare socket; return (head, body bytes that arrived, whether it was reset)."""
     credentials = base64.b64encode(f"{sid}:{token}".encode()).decode()
-    request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-               f"Authorization: Basic {credentials}\r\nConnection: close\r\n\r\n").encode()
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Authorization: Basic {credentials}\r\nConnection: close\r\n\r\n"
+    ).encode()
     chunks = []
     was_reset = False
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
@@ -169,7 +176,8 @@ def raw_get(port: int, path: str, sid: str, token: str) -> tuple[bytes, bytes, b
 
 
 def test_reset_sends_part_of_the_body_before_the_connection_dies(
-        sandbox: Sandbox, customer: str, connected: str) -> None:
+    sandbox: Sandbox, customer: str, connected: str
+) -> None:
     path = CALLS.format(sid=customer)
     sandbox.faults = Faults(reset=1.0)
     head, partial, _ = raw_get(sandbox.port, path, connected, sandbox.owner_auth_token)
@@ -190,11 +198,9 @@ def test_reset_sends_part_of_the_body_before_the_connection_dies(
 
 async def burst(sb: Sandbox, requests: list[str]) -> list[httpx.Response]:
     """Send one GET per Connect SID in ``requests``, all at once, each with those credentials."""
-    clients = {sid: httpx.AsyncClient(base_url=sb.api_url, auth=(sid, sb.owner_auth_token))
-               for sid in set(requests)}
+    clients = {sid: httpx.AsyncClient(base_url=sb.api_url, auth=(sid, sb.owner_auth_token)) for sid in set(requests)}
     try:
-        return await asyncio.gather(*(clients[sid].get(f"/2010-04-01/Accounts/{sid}.json")
-                                      for sid in requests))
+        return await asyncio.gather(*(clients[sid].get(f"/2010-04-01/Accounts/{sid}.json") for sid in requests))
     finally:
         for client in clients.values():
             await client.aclose()
@@ -205,7 +211,8 @@ def in_flight(response: httpx.Response) -> int:
 
 
 def test_latency_holds_requests_so_the_concurrency_limit_rejects_the_excess(
-        sandbox: Sandbox, customer: str, connected: str, api: httpx.Client) -> None:
+    sandbox: Sandbox, customer: str, connected: str, api: httpx.Client
+) -> None:
     sandbox.faults = Faults(latency=0.3, concurrency_limit=2)
     responses = asyncio.run(burst(sandbox, [connected] * 6))
 
@@ -233,10 +240,8 @@ def test_concurrency_limit_counts_each_account_separately(sandbox: Sandbox) -> N
     sandbox.faults = Faults(latency=0.3, concurrency_limit=2)
     responses = asyncio.run(burst(sandbox, [first, second, first, second, first]))
 
-    mine = [r for r, sid in zip(responses, [first, second, first, second, first], strict=True)
-            if sid == first]
-    theirs = [r for r, sid in zip(responses, [first, second, first, second, first], strict=True)
-              if sid == second]
+    mine = [r for r, sid in zip(responses, [first, second, first, second, first], strict=True) if sid == first]
+    theirs = [r for r, sid in zip(responses, [first, second, first, second, first], strict=True) if sid == second]
     # Five requests are in flight at once, but never more than three for one account.
     assert [r.status_code for r in theirs] == [200, 200]
     assert all(in_flight(r) <= 2 for r in theirs)
@@ -245,14 +250,18 @@ def test_concurrency_limit_counts_each_account_separately(sandbox: Sandbox) -> N
     assert sandbox.injected.get("concurrency_limit", 0) == sum(r.status_code == 429 for r in mine)
 
 
-@pytest.mark.parametrize(("kind", "status"), [
-    pytest.param("reset", 200, id="reset"),
-    pytest.param("truncate", 200, id="truncate"),
-    pytest.param("rate_limit", 429, id="rate-limit"),
-    pytest.param("server_error", 503, id="server-error"),
-])
+@pytest.mark.parametrize(
+    ("kind", "status"),
+    [
+        pytest.param("reset", 200, id="reset"),
+        pytest.param("truncate", 200, id="truncate"),
+        pytest.param("rate_limit", 429, id="rate-limit"),
+        pytest.param("server_error", 503, id="server-error"),
+    ],
+)
 def test_failed_requests_give_back_their_concurrency_slot(
-        sandbox: Sandbox, customer: str, api: httpx.Client, kind: str, status: int) -> None:
+    sandbox: Sandbox, customer: str, api: httpx.Client, kind: str, status: int
+) -> None:
     sandbox.faults = Faults(concurrency_limit=1)
     sandbox.fail_next(3, status=status, kind=kind)
     broken = 0
@@ -277,8 +286,9 @@ def test_failed_requests_give_back_their_concurrency_slot(
 
 
 @functools.lru_cache
-def run_sequence(faults: Faults, *, reverse: bool = False,
-                 run: int = 0) -> tuple[list[tuple[str, int]], dict[str, int]]:
+def run_sequence(
+    faults: Faults, *, reverse: bool = False, run: int = 0
+) -> tuple[list[tuple[str, int]], dict[str, int]]:
     """200 GETs (20 request lines, 10 times each) against a fresh small sandbox.
 
     Cached, since several tests read the same run; ``run`` asks for a separate one.
@@ -289,7 +299,7 @@ def run_sequence(faults: Faults, *, reverse: bool = False,
         sb.faults = faults
         paths = [f"/2010-04-01/Accounts/{sid}/Calls.json?PageSize={1 + i % 20}" for i in range(200)]
         with client_for(sb, connected) as client:
-            statuses = [(path, client.get(path).status_code) for path in paths[::-1 if reverse else 1]]
+            statuses = [(path, client.get(path).status_code) for path in paths[:: -1 if reverse else 1]]
         return statuses, sb.injected
 
 
@@ -336,13 +346,17 @@ def test_fault_rates_follow_the_probabilities_and_injected_counts_them() -> None
 # --- fail_next ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("status", "code", "kind"), [
-    pytest.param(503, 20503, "server_error", id="503"),
-    pytest.param(500, 20500, "server_error", id="500"),
-    pytest.param(429, 20429, "rate_limit", id="429"),
-])
+@pytest.mark.parametrize(
+    ("status", "code", "kind"),
+    [
+        pytest.param(503, 20503, "server_error", id="503"),
+        pytest.param(500, 20500, "server_error", id="500"),
+        pytest.param(429, 20429, "rate_limit", id="429"),
+    ],
+)
 def test_fail_next_fails_exactly_the_next_n_requests(
-        sandbox: Sandbox, customer: str, api: httpx.Client, status: int, code: int, kind: str) -> None:
+    sandbox: Sandbox, customer: str, api: httpx.Client, status: int, code: int, kind: str
+) -> None:
     sandbox.fail_next(3, status=status)
     responses = [api.get(CALLS.format(sid=customer)) for _ in range(5)]
     assert [r.status_code for r in responses] == [status] * 3 + [200, 200]
@@ -352,13 +366,16 @@ def test_fail_next_fails_exactly_the_next_n_requests(
     assert sandbox.injected == {kind: 3}
 
 
-@pytest.mark.parametrize(("retry_after", "header"), [
-    pytest.param(1, "1", id="retry-after-1"),
-    pytest.param(None, None, id="no-retry-after"),
-])
+@pytest.mark.parametrize(
+    ("retry_after", "header"),
+    [
+        pytest.param(1, "1", id="retry-after-1"),
+        pytest.param(None, None, id="no-retry-after"),
+    ],
+)
 def test_fail_next_429_sends_the_requested_retry_after(
-        sandbox: Sandbox, customer: str, api: httpx.Client, retry_after: float | None,
-        header: str | None) -> None:
+    sandbox: Sandbox, customer: str, api: httpx.Client, retry_after: float | None, header: str | None
+) -> None:
     sandbox.fail_next(1, status=429, retry_after=retry_after)
     response = api.get(CALLS.format(sid=customer))
     assert_twilio_error(response, 429, 20429)
@@ -409,13 +426,17 @@ def test_faults_do_not_apply_to_the_authorize_page(sandbox: Sandbox, kind: str) 
     assert sandbox.injected == {}
 
 
-@pytest.mark.parametrize("path", [
-    pytest.param("/", id="index"),
-    pytest.param("/console/authorized-apps", id="authorized-apps"),
-    pytest.param("/authorize/{cn}", id="authorize"),
-])
-def test_html_pages_do_not_use_up_forced_failures(sandbox: Sandbox, customer: str, api: httpx.Client,
-                                                  path: str) -> None:
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("/", id="index"),
+        pytest.param("/console/authorized-apps", id="authorized-apps"),
+        pytest.param("/authorize/{cn}", id="authorize"),
+    ],
+)
+def test_html_pages_do_not_use_up_forced_failures(
+    sandbox: Sandbox, customer: str, api: httpx.Client, path: str
+) -> None:
     sandbox.fail_next(1, status=503)
     with httpx.Client(base_url=sandbox.url) as browser:
         page = browser.get(path.format(cn=sandbox.connect_app_sid))
@@ -444,8 +465,9 @@ def test_bad_credentials_get_401_before_any_fault(sandbox: Sandbox, kind: str, w
     assert sandbox.injected == {}
 
 
-def test_bad_credentials_do_not_use_up_forced_failures(sandbox: Sandbox, customer: str, connected: str,
-                                                       api: httpx.Client) -> None:
+def test_bad_credentials_do_not_use_up_forced_failures(
+    sandbox: Sandbox, customer: str, connected: str, api: httpx.Client
+) -> None:
     sandbox.fail_next(1, status=503)
     with httpx.Client(base_url=sandbox.api_url, auth=(connected, "0" * 32)) as stranger:
         assert_twilio_error(stranger.get(CALLS.format(sid=customer)), 401, 20003)
@@ -455,38 +477,43 @@ def test_bad_credentials_do_not_use_up_forced_failures(sandbox: Sandbox, custome
 # --- validation -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("fields", "named"), [
-    pytest.param({"rate_limit": -0.1}, "rate_limit", id="rate-limit-negative"),
-    pytest.param({"rate_limit": 1.5}, "rate_limit", id="rate-limit-above-1"),
-    pytest.param({"server_error": 1.01}, "server_error", id="server-error-above-1"),
-    pytest.param({"reset": -1.0}, "reset", id="reset-negative"),
-    pytest.param({"truncate": 2.0}, "truncate", id="truncate-above-1"),
-    pytest.param({"spike_rate": 1.2}, "spike_rate", id="spike-rate-above-1"),
-    pytest.param({"rate_limit": float("nan")}, "rate_limit", id="rate-limit-nan"),
-    pytest.param({"rate_limit": 0.6, "server_error": 0.5}, "rate_limit + server_error", id="sum-above-1"),
-    pytest.param({"reset": 0.5, "truncate": 0.6}, "reset + truncate", id="sum-above-1-reset-truncate"),
-    pytest.param({"latency": -0.1}, "latency", id="latency-negative"),
-    pytest.param({"latency": float("nan")}, "latency", id="latency-nan"),
-    pytest.param({"spike_latency": -1.0}, "spike_latency", id="spike-latency-negative"),
-    pytest.param({"retry_after": -1.0}, "retry_after", id="retry-after-negative"),
-    pytest.param({"retry_after": float("nan")}, "retry_after", id="retry-after-nan"),
-    pytest.param({"concurrency_limit": 0}, "concurrency_limit", id="concurrency-limit-0"),
-    pytest.param({"concurrency_limit": -2}, "concurrency_limit", id="concurrency-limit-negative"),
-])
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        pytest.param({"rate_limit": -0.1}, "rate_limit", id="rate-limit-negative"),
+        pytest.param({"rate_limit": 1.5}, "rate_limit", id="rate-limit-above-1"),
+        pytest.param({"server_error": 1.01}, "server_error", id="server-error-above-1"),
+        pytest.param({"reset": -1.0}, "reset", id="reset-negative"),
+        pytest.param({"truncate": 2.0}, "truncate", id="truncate-above-1"),
+        pytest.param({"spike_rate": 1.2}, "spike_rate", id="spike-rate-above-1"),
+        pytest.param({"rate_limit": float("nan")}, "rate_limit", id="rate-limit-nan"),
+        pytest.param({"rate_limit": 0.6, "server_error": 0.5}, "rate_limit + server_error", id="sum-above-1"),
+        pytest.param({"reset": 0.5, "truncate": 0.6}, "reset + truncate", id="sum-above-1-reset-truncate"),
+        pytest.param({"latency": -0.1}, "latency", id="latency-negative"),
+        pytest.param({"latency": float("nan")}, "latency", id="latency-nan"),
+        pytest.param({"spike_latency": -1.0}, "spike_latency", id="spike-latency-negative"),
+        pytest.param({"retry_after": -1.0}, "retry_after", id="retry-after-negative"),
+        pytest.param({"retry_after": float("nan")}, "retry_after", id="retry-after-nan"),
+        pytest.param({"concurrency_limit": 0}, "concurrency_limit", id="concurrency-limit-0"),
+        pytest.param({"concurrency_limit": -2}, "concurrency_limit", id="concurrency-limit-negative"),
+    ],
+)
 def test_faults_rejects_bad_settings_naming_the_field(fields: dict[str, float], named: str) -> None:
     with pytest.raises(ValueError, match=re.escape(named)):
         Faults(**fields)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("fields", [
-    pytest.param({}, id="defaults"),
-    pytest.param({"rate_limit": 1.0, "retry_after": 0.0}, id="rate-limit-1"),
-    pytest.param({"latency": 0.0, "spike_rate": 1.0, "spike_latency": 0.0}, id="zero-delays"),
-    pytest.param({"concurrency_limit": 1}, id="concurrency-limit-1"),
-    pytest.param({"rate_limit": 0.25, "server_error": 0.25, "reset": 0.25, "truncate": 0.25}, id="sum-1"),
-    pytest.param({"rate_limit": 0.2, "server_error": 0.4, "reset": 0.3, "truncate": 0.1},
-                 id="sum-1-with-rounding"),
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({}, id="defaults"),
+        pytest.param({"rate_limit": 1.0, "retry_after": 0.0}, id="rate-limit-1"),
+        pytest.param({"latency": 0.0, "spike_rate": 1.0, "spike_latency": 0.0}, id="zero-delays"),
+        pytest.param({"concurrency_limit": 1}, id="concurrency-limit-1"),
+        pytest.param({"rate_limit": 0.25, "server_error": 0.25, "reset": 0.25, "truncate": 0.25}, id="sum-1"),
+        pytest.param({"rate_limit": 0.2, "server_error": 0.4, "reset": 0.3, "truncate": 0.1}, id="sum-1-with-rounding"),
+    ],
+)
 def test_faults_accepts_settings_at_the_limits(fields: dict[str, float]) -> None:
     faults = Faults(**fields)  # type: ignore[arg-type]
     for name, value in fields.items():

@@ -207,8 +207,7 @@ def midnight_pair(truth: dict[str, list[Record]]) -> tuple[Record, Record, date]
     late = min(
         (c for c in calls if _start(c) < TODAY),
         key=lambda c: (
-            datetime.combine(_start(c) + timedelta(days=1), datetime.min.time(), UTC)
-            - _moment(c["start_time"])
+            datetime.combine(_start(c) + timedelta(days=1), datetime.min.time(), UTC) - _moment(c["start_time"])
         ),
     )
     day = _start(late) + timedelta(days=1)
@@ -250,9 +249,7 @@ def test_call_crossing_midnight_starts_one_day_and_ends_the_next(
     assert call["sid"] not in _calls(api, account, {"EndTime<": end.isoformat()})
     assert call["sid"] not in _calls(api, account, {"EndTime": start.isoformat()})
     expected = [c for c in truth["calls"] if _start(c) == start and _end(c) == end]
-    assert _calls(api, account, {"StartTime": start.isoformat(), "EndTime": end.isoformat()}) == _sids(
-        expected
-    )
+    assert _calls(api, account, {"StartTime": start.isoformat(), "EndTime": end.isoformat()}) == _sids(expected)
 
 
 def test_calls_filter_combination_matches_ground_truth(
@@ -261,9 +258,7 @@ def test_calls_filter_combination_matches_ground_truth(
     calls = truth["calls"]
     number = _most_common(calls, "from")
     lo, hi = date(2026, 9, 20), date(2026, 10, 20)
-    expected = [
-        c for c in calls if c["status"] == "completed" and c["from"] == number and lo <= _start(c) < hi
-    ]
+    expected = [c for c in calls if c["status"] == "completed" and c["from"] == number and lo <= _start(c) < hi]
     assert len(expected) > 5
     params = {
         "Status": "completed",
@@ -280,9 +275,7 @@ def test_calls_to_and_end_time_and_status_combination_matches_ground_truth(
     calls = truth["calls"]
     number = _most_common(calls, "to")
     expected = [
-        c
-        for c in calls
-        if c["to"] == number and c["status"] == "no-answer" and (e := _end(c)) is not None and e >= DAY
+        c for c in calls if c["to"] == number and c["status"] == "no-answer" and (e := _end(c)) is not None and e >= DAY
     ]
     assert expected
     params = {"To": number, "Status": "no-answer", "EndTime>": DAY.isoformat()}
@@ -314,9 +307,7 @@ DATE_FORMS = [
     pytest.param("2026-10-15T22:00:00-05:00", DAY + timedelta(days=1), id="iso-negative-offset-next-utc-day"),
     pytest.param("Thu, 15 Oct 2026 00:00:00 +0000", DAY, id="rfc2822"),
     pytest.param("Thu, 15 Oct 2026 23:59:59 +0000", DAY, id="rfc2822-last-second"),
-    pytest.param(
-        "Thu, 15 Oct 2026 22:00:00 -0500", DAY + timedelta(days=1), id="rfc2822-offset-next-utc-day"
-    ),
+    pytest.param("Thu, 15 Oct 2026 22:00:00 -0500", DAY + timedelta(days=1), id="rfc2822-offset-next-utc-day"),
     pytest.param("Fri, 16 Oct 2026 01:00:00 +0200", DAY, id="rfc2822-offset-previous-utc-day"),
 ]
 
@@ -337,9 +328,7 @@ def test_calls_date_filter_accepts_every_date_form(
         # twilio-python sends a date as midnight UTC: StartTime%3E=2026-10-15T00:00:00Z.
         pytest.param("StartTime>", "2026-10-15T00:00:00Z", DAY, id="after-iso-z"),
         pytest.param("StartTime<", "2026-10-15T00:00:00Z", DAY, id="before-iso-z"),
-        pytest.param(
-            "StartTime<", "2026-10-15T22:00:00-05:00", DAY + timedelta(days=1), id="before-iso-offset"
-        ),
+        pytest.param("StartTime<", "2026-10-15T22:00:00-05:00", DAY + timedelta(days=1), id="before-iso-offset"),
         pytest.param("EndTime>", "Thu, 15 Oct 2026 10:00:00 +0000", DAY, id="end-after-rfc2822"),
         pytest.param("EndTime<", "Fri, 16 Oct 2026 01:00:00 +0200", DAY, id="end-before-rfc2822-offset"),
     ],
@@ -414,9 +403,7 @@ def test_messages_date_sent_on_or_before_includes_the_whole_day(
     sids = _messages(api, account, {"DateSent<": DAY.isoformat()})
     assert last_of_day["sid"] in sids
     assert first_of_next["sid"] not in sids
-    assert first_of_next["sid"] in _messages(
-        api, account, {"DateSent>": (DAY + timedelta(days=1)).isoformat()}
-    )
+    assert first_of_next["sid"] in _messages(api, account, {"DateSent>": (DAY + timedelta(days=1)).isoformat()})
 
 
 def test_messages_filter_combination_matches_ground_truth(
@@ -465,9 +452,7 @@ def daily_usage(account: str, api: httpx.Client) -> dict[tuple[str, str], Record
 
 
 @pytest.mark.parametrize("category", CATEGORIES, ids=CATEGORIES)
-def test_usage_category_filter_returns_only_that_category(
-    category: str, account: str, api: httpx.Client
-) -> None:
+def test_usage_category_filter_returns_only_that_category(category: str, account: str, api: httpx.Client) -> None:
     records = _usage(api, account, "Daily", {"Category": category})
     assert len(records) == 91  # 90 whole days and today
     assert {r["category"] for r in records} == {category}
@@ -482,9 +467,7 @@ def test_usage_without_category_has_every_category_each_day(account: str, api: h
 
 
 def test_usage_daily_start_and_end_date_bound_the_days(account: str, api: httpx.Client) -> None:
-    records = _usage(
-        api, account, "Daily", {"Category": "calls", "StartDate": "2026-10-10", "EndDate": "2026-10-20"}
-    )
+    records = _usage(api, account, "Daily", {"Category": "calls", "StartDate": "2026-10-10", "EndDate": "2026-10-20"})
     assert [r["start_date"] for r in records] == [
         (date(2026, 10, 20) - timedelta(days=i)).isoformat() for i in range(11)
     ]
@@ -495,9 +478,7 @@ def test_usage_records_over_a_range_add_up_the_calls_in_it(
     account: str, api: httpx.Client, truth: dict[str, list[Record]]
 ) -> None:
     lo, hi = date(2026, 10, 10), date(2026, 10, 20)
-    [record] = _usage(
-        api, account, "", {"Category": "calls", "StartDate": lo.isoformat(), "EndDate": hi.isoformat()}
-    )
+    [record] = _usage(api, account, "", {"Category": "calls", "StartDate": lo.isoformat(), "EndDate": hi.isoformat()})
     calls = [c for c in truth["calls"] if lo <= _start(c) <= hi]
     assert (record["start_date"], record["end_date"]) == (lo.isoformat(), hi.isoformat())
     assert int(record["count"]) == len(calls)
@@ -509,9 +490,7 @@ def test_usage_records_over_a_range_add_up_the_calls_in_it(
     [("-2days", TODAY - timedelta(days=2)), ("-30days", TODAY - timedelta(days=30))],
     ids=["-2days", "-30days"],
 )
-def test_usage_start_date_accepts_a_relative_offset(
-    start: str, first: date, account: str, api: httpx.Client
-) -> None:
+def test_usage_start_date_accepts_a_relative_offset(start: str, first: date, account: str, api: httpx.Client) -> None:
     records = _usage(api, account, "Daily", {"Category": "sms", "StartDate": start})
     assert records[-1]["start_date"] == first.isoformat()
     assert records[0]["start_date"] == TODAY.isoformat()
@@ -551,9 +530,7 @@ def test_daily_usage_adds_up_exactly_to_each_days_calls_and_messages(
         rec = daily_usage[("calls", key)]
         assert int(rec["count"]) == len(calls), key
         assert Decimal(rec["price"]) == _money(calls, "price"), key
-        assert int(rec["usage"]) == sum(math.ceil(int(c["duration"]) / 60) for c in calls if c["duration"]), (
-            key
-        )
+        assert int(rec["usage"]) == sum(math.ceil(int(c["duration"]) / 60) for c in calls if c["duration"]), key
         assert int(daily_usage[("calls-inbound", key)]["count"]) == len(inbound), key
         assert int(daily_usage[("calls-outbound", key)]["count"]) == len(calls) - len(inbound), key
 
@@ -565,9 +542,9 @@ def test_daily_usage_adds_up_exactly_to_each_days_calls_and_messages(
         total = daily_usage[("totalprice", key)]
         parts = sum(Decimal(daily_usage[(c, key)]["price"]) for c in ("calls", "sms", "phonenumbers"))
         assert Decimal(total["price"]) == parts, key
-    assert sum(
-        int(daily_usage[("calls", (TODAY - timedelta(days=i)).isoformat())]["count"]) for i in range(91)
-    ) == len(truth["calls"])
+    assert sum(int(daily_usage[("calls", (TODAY - timedelta(days=i)).isoformat())]["count"]) for i in range(91)) == len(
+        truth["calls"]
+    )
 
 
 @pytest.mark.parametrize("category", ["calls", "sms", "phonenumbers", "totalprice"])
@@ -645,9 +622,7 @@ def test_alerts_include_every_failed_message_of_the_last_30_days(
         if m["error_code"] is not None and _moment(m["date_updated"]) >= NOW - timedelta(days=30)
     }
     assert failed
-    about_messages = {
-        a["resource_sid"]: a["error_code"] for a in _alerts(api) if a["resource_sid"].startswith("SM")
-    }
+    about_messages = {a["resource_sid"]: a["error_code"] for a in _alerts(api) if a["resource_sid"].startswith("SM")}
     assert about_messages == failed
 
 
@@ -666,9 +641,7 @@ def test_alerts_log_levels_partition_the_log(monitor_api: httpx.Client) -> None:
     assert alerts
     levels = {a["log_level"] for a in alerts}
     assert levels <= {"error", "warning", "notice", "debug"}
-    assert sum(len(_alerts(api, {"LogLevel": lv})) for lv in ("error", "warning", "notice", "debug")) == len(
-        alerts
-    )
+    assert sum(len(_alerts(api, {"LogLevel": lv})) for lv in ("error", "warning", "notice", "debug")) == len(alerts)
 
 
 @pytest.mark.parametrize(
@@ -713,9 +686,7 @@ def test_alerts_bad_date_gives_400(params: dict[str, str], monitor_api: httpx.Cl
     _assert_400(monitor_api.get("/v1/Alerts", params=params))
 
 
-def test_alerts_of_connect_credentials_are_the_connect_subaccounts_own(
-    solo: Sandbox, api: httpx.Client
-) -> None:
+def test_alerts_of_connect_credentials_are_the_connect_subaccounts_own(solo: Sandbox, api: httpx.Client) -> None:
     # Monitor has no account in its path: it answers for whoever authenticated, so the
     # app sees its Connect subaccount's log (empty), never the customer's or the owner's.
     assert api.get("/v1/Alerts", params={"PageSize": 1000}).json()["alerts"] == []

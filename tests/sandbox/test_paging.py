@@ -89,8 +89,6 @@ def _records(pages: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     return [record for page in pages for record in page[key]]
 
 
-
-
 # --- every record exactly once, in order ----------------------------------------------
 
 
@@ -157,9 +155,7 @@ def test_previous_page_uri_walks_back_to_the_same_pages(
     assert [p[key] for p in backward] == [p[key] for p in forward]
 
 
-def test_previous_page_uri_walks_back_one_record_at_a_time(
-    small_sandbox: Sandbox, small_api: httpx.Client
-) -> None:
+def test_previous_page_uri_walks_back_one_record_at_a_time(small_sandbox: Sandbox, small_api: httpx.Client) -> None:
     sid = small_sandbox.customer_account_sids[0]
     forward = _walk(small_api, _path(sid, "Messages"), {"PageSize": 1})
     backward = _walk_back(small_api, forward[-1])
@@ -300,9 +296,7 @@ def test_invalid_paging_parameter_gives_400_with_twilio_error(
         pytest.param({"PageToken": "bm9wZQ=="}, id="token-forged"),
     ],
 )
-def test_invalid_alerts_paging_parameter_gives_400_with_twilio_error(
-    params: dict[str, str], api: httpx.Client
-) -> None:
+def test_invalid_alerts_paging_parameter_gives_400_with_twilio_error(params: dict[str, str], api: httpx.Client) -> None:
     assert_twilio_error(api.get("/v1/Alerts", params=params), 400)
 
 
@@ -312,9 +306,7 @@ def test_page_token_of_another_account_gives_400(
 ) -> None:
     other = sandbox.customer_account_sids[1] if whose == "other-customer" else sandbox.family(customer)[1]
     foreign = sandbox.calls(other)[10]["sid"]
-    response = api.get(
-        _path(customer, "Calls"), params={"PageSize": 10, "Page": 1, "PageToken": f"PA{foreign}"}
-    )
+    response = api.get(_path(customer, "Calls"), params={"PageSize": 10, "Page": 1, "PageToken": f"PA{foreign}"})
     assert_twilio_error(response, 400)
 
 
@@ -328,9 +320,7 @@ def test_page_token_of_another_account_gives_400(
             "Calls", [("StartTime>", "2026-10-01"), ("StartTime>", "2026-10-02")], id="start-time-after-twice"
         ),
         pytest.param("Messages", [("To", "+14156506409"), ("To", "+14156506409")], id="messages-to-twice"),
-        pytest.param(
-            "Usage/Records/Daily", [("Category", "calls"), ("Category", "sms")], id="usage-category-twice"
-        ),
+        pytest.param("Usage/Records/Daily", [("Category", "calls"), ("Category", "sms")], id="usage-category-twice"),
     ],
 )
 def test_duplicated_parameter_gives_400(
@@ -364,9 +354,7 @@ def test_empty_list_envelope_starts_and_ends_at_0(
 # --- links echo the filters ----------------------------------------------------------
 
 
-def test_page_uris_echo_the_filters(
-    customer: str, api: httpx.Client, truth: dict[str, list[dict[str, Any]]]
-) -> None:
+def test_page_uris_echo_the_filters(customer: str, api: httpx.Client, truth: dict[str, list[dict[str, Any]]]) -> None:
     filters = [("Status", "completed"), ("StartTime>", "2026-10-01"), ("StartTime<", "2026-10-20")]
     path = _path(customer, "Calls")
     pages = _walk(api, path, [*filters, ("PageSize", "20")])

@@ -264,8 +264,9 @@ def targets(_sandbox_server: Sandbox) -> dict[str, str]:
 
 API_CASES = [
     pytest.param("customer", "{acc}/Calls.json?PageSize=1000", id="calls-list"),
-    pytest.param("customer", "{acc}/Calls.json?PageSize=100&Page=1&PageToken={calls_page_1_token}",
-                 id="calls-list-page-1"),
+    pytest.param(
+        "customer", "{acc}/Calls.json?PageSize=100&Page=1&PageToken={calls_page_1_token}", id="calls-list-page-1"
+    ),
     pytest.param("customer", "{sub}/Calls.json?PageSize=1000", id="subaccount-calls-list"),
     pytest.param("customer", "{sub}/Messages.json?PageSize=1000", id="subaccount-messages-list"),
     pytest.param("customer", "{acc}/Calls/{call_completed}.json", id="call-fetch-completed"),
@@ -434,9 +435,7 @@ def test_spec_types_usage_price_as_number_but_its_examples_send_strings(
         item = _list_schema(raw_2010_spec, path)["properties"]["usage_records"]["items"]["$ref"]
         schema = raw_2010_spec["components"]["schemas"][item.rsplit("/", 1)[1]]
         assert schema["properties"]["price"]["type"] == "number", path
-        examples = raw_2010_spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"][
-            "examples"
-        ]
+        examples = raw_2010_spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["examples"]
         prices = [r["price"] for r in examples["readFull"]["value"]["usage_records"]]
         assert prices and all(isinstance(p, str) for p in prices), path
 
@@ -447,9 +446,7 @@ def test_spec_declares_absolute_page_uris_but_its_examples_are_relative(
     path = "/2010-04-01/Accounts/{AccountSid}/Calls.json"
     props = _list_schema(raw_2010_spec, path)["properties"]
     assert props["first_page_uri"]["format"] == "uri"
-    examples = raw_2010_spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"][
-        "examples"
-    ]
+    examples = raw_2010_spec["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["examples"]
     assert all(e["value"]["first_page_uri"].startswith("/2010-04-01/") for e in examples.values())
 
 

@@ -91,9 +91,7 @@ def test_twilio_python_lists_every_call_in_ground_truth_order(
 
 
 def test_twilio_python_fetches_one_call(main: Any, truth: dict[str, list[Record]]) -> None:
-    expected = next(
-        c for c in truth["calls"] if c["parent_call_sid"] is not None and c["status"] == "completed"
-    )
+    expected = next(c for c in truth["calls"] if c["parent_call_sid"] is not None and c["status"] == "completed")
     call = main.calls(expected["sid"]).fetch()
     assert call.sid == expected["sid"]
     assert call.parent_call_sid == expected["parent_call_sid"]
@@ -105,18 +103,12 @@ def test_twilio_python_fetches_one_call(main: Any, truth: dict[str, list[Record]
     assert call._from == expected["from"]  # twilio-python's own name for the `from` field
 
 
-def test_twilio_python_filters_calls_by_date_and_status(
-    main: Any, truth: dict[str, list[Record]]
-) -> None:
+def test_twilio_python_filters_calls_by_date_and_status(main: Any, truth: dict[str, list[Record]]) -> None:
     lo, hi = date(2026, 10, 1), date(2026, 10, 15)
     # twilio-python sends these as StartTime%3E=2026-10-01T00:00:00Z and StartTime%3C=….
-    calls = main.calls.list(
-        start_time_after=lo, start_time_before=hi, status="completed", page_size=1000
-    )
+    calls = main.calls.list(start_time_after=lo, start_time_before=hi, status="completed", page_size=1000)
     expected = [
-        c["sid"]
-        for c in truth["calls"]
-        if c["status"] == "completed" and lo <= _utc(c["start_time"]).date() < hi
+        c["sid"] for c in truth["calls"] if c["status"] == "completed" and lo <= _utc(c["start_time"]).date() < hi
     ]
     assert len(expected) > 50
     assert [c.sid for c in calls] == expected
@@ -130,9 +122,7 @@ def test_twilio_python_limit_stops_early(main: Any, truth: dict[str, list[Record
 # --- messages ----------------------------------------------------------------------
 
 
-def test_twilio_python_lists_every_message_in_ground_truth_order(
-    main: Any, truth: dict[str, list[Record]]
-) -> None:
+def test_twilio_python_lists_every_message_in_ground_truth_order(main: Any, truth: dict[str, list[Record]]) -> None:
     messages = main.messages.list(page_size=1000)
     assert [m.sid for m in messages] == [m["sid"] for m in truth["messages"]]
     failed = next(m for m in messages if m.error_code is not None)
