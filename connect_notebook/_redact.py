@@ -8,7 +8,8 @@ person reads:
   (32 hex digits, or 32 or more letters and digits in one run), wherever they
   stand, in base64 too;
 - ``shown(value)`` is a value as an error message shows it: its ``repr``,
-  redacted, cut to a length that still helps.
+  redacted (stricter: any 12 hex digits in a row, the pieces of a mangled token),
+  cut to a length that still helps.
 
 A SID is 2 letters and 32 hex digits, so a SID's digits count as secret-shaped:
 an error names the SID it refuses by its last four (``AC…1234``), never in full.
@@ -25,6 +26,9 @@ MASK = "••••"
 # 32 hex digits (Auth Tokens, SIDs' digits), or 32+ letters and digits (API key secrets, base64 runs).
 _SECRET_SHAPED = re.compile(r"[0-9a-fA-F]{32,}|[A-Za-z0-9+/]{32,}={0,2}")
 _SHOWN_LENGTH = 60
+# In a value echoed back (a field filled in wrong), any 12+ hex digits in a row: a token pasted with a
+# character lost, or split by a dash, is no longer 32 in a row, yet each piece is still most of it.
+_PIECE_OF_A_SECRET = re.compile(r"[0-9a-fA-F]{12,}")
 
 
 def redact(text: str, *known: str) -> str:
@@ -64,5 +68,5 @@ def shown(value: object) -> str:
     A token pasted into the wrong field must not be echoed, but a date typed wrong
     should still be recognisable in the message.
     """
-    text = redact(repr(value))
+    text = _PIECE_OF_A_SECRET.sub(_mask, redact(repr(value)))
     return text if len(text) <= _SHOWN_LENGTH else text[: _SHOWN_LENGTH - 1] + "…"
