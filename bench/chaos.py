@@ -1,66 +1,80 @@
-"""Reliability and security, measured: every chaos bench in one run, loopback only, seeded, bounded.
+"""Reliability and security, measured: the chaos properties of ``tests/chaos/`` at full size, and their figures.
 
-Run: ``python bench/chaos.py [--seed 1] [--quick]``. Runs, each in its own process,
-and prints each one's table:
+Run: ``python bench/chaos.py [--seed 1] [--quick]``.
 
-- ``chaos_loads.py``: 200 seeded loads under 429 storms, 5xx, resets mid-body,
-  truncated JSON, latency spikes and a concurrency limit; rows lost / duplicated.
-- ``chaos_fuzz.py``: 10,000 hostile requests at the callback server and 2,000 at
-  the sandbox's REST parameters; 5xx answers and session changes.
-- ``chaos_secrets.py``: notebooks, the report CLI, logs, errors, reprs and the
-  session file run with a recognisable owner token; occurrences of it.
-- ``chaos_crash.py``: ``kill -9`` of a loader while it writes its cache; corrupt
-  or duplicated days, and whether the next load equals the ground truth.
-- ``chaos_hostile.py``: 100 seeded loads against hostile servers (next links to
-  other origins and to the page itself, credentials echoed in error bodies, odd
-  ``Retry-After``); requests and credentials that reached the other origin, the
-  token in exceptions, loads that did not finish.
-
-Exits non-zero if any of them found a loss, a leak or a crash.
+The properties are hypothesis tests against real servers on loopback (loads under
+faults, hostile requests at the callback server and the sandbox, secrets, ``kill -9``
+during cache writes, hostile servers). Every loss and leak is asserted inside them, so
+a failure is a failing test with a shrunk example. This driver runs them under the
+``full`` hypothesis profile with a fixed seed, then prints the tables of figures they
+recorded (the README's Reliability section). ``--quick`` runs the profile ``make test``
+runs. Exits with pytest's status: non-zero if any property found a loss, a leak or a crash.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-HERE = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.3g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(_shown(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_shown(v)}" for k, v in value.items())
+    return str(value)
+
+
+def print_tables(figures: dict[str, Any]) -> None:
+    """Each recorded table as Markdown: ``| figure | value |``."""
+    for table in figures["tables"]:
+        print(f"\n**{table['title']}**\n\n| figure | value |\n| --- | --- |")
+        for label, value in table["rows"]:
+            print(f"| {label} | {_shown(value)} |")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--quick", action="store_true", help="a short profile (what the tests run)")
+    parser.add_argument("--seed", type=int, default=1, help="hypothesis' seed (default 1)")
+    parser.add_argument("--quick", action="store_true", help="the quick profile, as make test runs it")
     args = parser.parse_args()
-    seed = str(args.seed)
-    runs = [
-        ("loads under faults", ["chaos_loads.py", "--loads", "20" if args.quick else "200", "--seed", seed]),
-        (
-            "hostile input",
-            [
-                "chaos_fuzz.py",
-                "--seed",
-                seed,
-                *(["--callback-requests", "1000", "--sandbox-requests", "300"] if args.quick else []),
-            ],
-        ),
-        ("secrets", ["chaos_secrets.py", *(["--quick"] if args.quick else [])]),
-        ("crash safety", ["chaos_crash.py", "--points", "3" if args.quick else "10", "--seed", seed]),
-        ("hostile servers", ["chaos_hostile.py", "--seed", seed, *(["--quick"] if args.quick else [])]),
-    ]
-    failed = []
-    for title, command in runs:
-        print(f"\n=== {title}: python bench/{' '.join(command)}", flush=True)
+    profile = "quick" if args.quick else "full"
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "figures.json"
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/chaos",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            f"--hypothesis-profile={profile}",
+            f"--hypothesis-seed={args.seed}",
+            f"--figures={out}",
+        ]
+        print("$", " ".join(command[2:]), flush=True)
         started = time.monotonic()
-        code = subprocess.call([sys.executable, str(HERE / command[0]), *command[1:]], cwd=HERE.parent)
-        print(f"--- {title}: exit {code} after {time.monotonic() - started:.0f} s", flush=True)
-        if code:
-            failed.append(title)
-    print("\nall held" if not failed else f"\nFAILED: {', '.join(failed)}")
-    return 1 if failed else 0
+        code = subprocess.call(command, cwd=ROOT)
+        print(f"\n{profile} profile, seed {args.seed}: pytest exit {code} after {time.monotonic() - started:.0f} s")
+        if out.exists():
+            print_tables(json.loads(out.read_text()))
+    print("\nall held" if code == 0 else "\nFAILED: see the failing properties above")
+    return code
 
 
 if __name__ == "__main__":
