@@ -119,8 +119,6 @@ def profile(shape: str, scale: float) -> str:
     return f"{text}:{subaccounts}" if subaccounts else text
 
 
-# bench/chaos_secrets.py has a SandboxProcess too, but it cannot be given a profile or a
-# latency, and importing it would run that module's imports in this small parent.
 @dataclass
 class SandboxProcess:
     """``python -m connect_notebook.sandbox`` running one customer, with what its banner said."""

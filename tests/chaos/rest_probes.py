@@ -4,7 +4,7 @@ Support for ``tests/chaos/test_rest_fuzz.py``. ``rest_probes(world, ...)`` is a
 hypothesis strategy for one request on one resource: PageSize, Page, PageToken, the
 date filters, SIDs in the path, the method, a form body and the credentials are all
 drawn (or one of them fixed), from strategies that shrink towards a plain, well-formed
-GET. Moved here from ``bench/chaos_fuzz.py``, which drew a seeded list. ``World`` holds
+GET. ``World`` holds
 what the strategies start from (who may call, real SIDs and page tokens), read from a
 running sandbox by ``build_world``. ``judge_rest`` says why an answer is wrong, or None.
 """
