@@ -18,6 +18,7 @@ from ._exceptions import (
     ConfigError,
     ConnectDeclined,
     ConnectNotebookError,
+    InsightsNotEnabledWarning,
     NotFoundError,
     PagingError,
     RateLimitError,
@@ -29,7 +30,9 @@ from ._retry import RetryPolicy
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from ._events import EVENTS_SCHEMA, load_events
     from ._frames import ACCOUNTS_SCHEMA, ALERTS_SCHEMA, CALLS_SCHEMA, MESSAGES_SCHEMA, USAGE_SCHEMA
+    from ._insights import CALL_SUMMARIES_SCHEMA, load_call_summaries
     from ._kernel import Kernel
     from ._loaders import (
         accounts,
@@ -52,6 +55,7 @@ __all__ = [
     "AuthError",
     "AuthorizationRevoked",
     "CALLS_SCHEMA",
+    "CALL_SUMMARIES_SCHEMA",
     "CallbackTimeout",
     "ConfigError",
     "ConnectApp",
@@ -59,6 +63,8 @@ __all__ = [
     "ConnectDeclined",
     "ConnectNotebookError",
     "ConnectedAccount",
+    "EVENTS_SCHEMA",
+    "InsightsNotEnabledWarning",
     "MESSAGES_SCHEMA",
     "NotFoundError",
     "PagingError",
@@ -78,7 +84,9 @@ __all__ = [
     "customer",
     "default_customer",
     "load_alerts",
+    "load_call_summaries",
     "load_calls",
+    "load_events",
     "load_ipython_extension",
     "load_messages",
     "load_usage",
@@ -96,6 +104,10 @@ _LAZY = {
     "ConnectButton": "connect_notebook._widget",
     "ConnectedAccount": "connect_notebook._session",
     "Session": "connect_notebook._session",
+    "CALL_SUMMARIES_SCHEMA": "connect_notebook._insights",
+    "load_call_summaries": "connect_notebook._insights",
+    "EVENTS_SCHEMA": "connect_notebook._events",
+    "load_events": "connect_notebook._events",
     **{
         name: "connect_notebook._loaders"
         for name in (

@@ -21,6 +21,10 @@ No exception here chains an httpx error (``__cause__`` / ``__context__``): its
 ``.request`` holds the Authorization header. Server text in a message is masked
 with ``_redact.redact``.
 
+One warning, not an error: ``InsightsNotEnabledWarning`` (a ``UserWarning``), when
+an account has not turned on Voice Insights Advanced Features and its call
+summaries are left out of a load.
+
 Misuse of the API (starting a server twice, bad argument types or values)
 raises ``RuntimeError`` / ``ValueError`` / ``TypeError`` instead, so that catching
 ``ConnectNotebookError`` never hides a bug.
@@ -38,6 +42,7 @@ __all__ = [
     "ConfigError",
     "ConnectDeclined",
     "ConnectNotebookError",
+    "InsightsNotEnabledWarning",
     "NotFoundError",
     "PagingError",
     "RateLimitError",
@@ -155,3 +160,12 @@ class PagingError(ConnectNotebookError):
 
 class SchemaError(ConnectNotebookError):
     """Raised when a payload does not fit the schema a loader expects; the message names the field."""
+
+
+class InsightsNotEnabledWarning(UserWarning):
+    """Warned when Twilio refuses an account's call summaries: Voice Insights Advanced Features are off.
+
+    ``load_call_summaries`` leaves that account out (its frame has no rows for it)
+    instead of failing, so a report with other sections still runs. Silence it with
+    ``warnings.filterwarnings("ignore", category=cn.InsightsNotEnabledWarning)``.
+    """

@@ -45,6 +45,7 @@ def app_for_sandbox(sandbox: Sandbox) -> ConnectApp:
         connect_app_sid=sandbox.connect_app_sid,
         api_url=sandbox.api_url,
         monitor_url=sandbox.monitor_url,
+        insights_url=sandbox.insights_url,
         authorize_base_url=sandbox.url,
     )
 

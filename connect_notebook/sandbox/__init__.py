@@ -31,6 +31,8 @@ from .._serving import ServerThread
 from ._app import make_app
 from ._families import Profile, default_profiles
 from ._faults import Faults
+from ._formats import day_of
+from ._insights import INSIGHTS_RETENTION_DAYS, rendered, summaries_on
 from ._render import call_json, message_json
 from ._state import ConnectApp, DeauthorizeResult, SandboxState
 
@@ -154,6 +156,11 @@ class Sandbox:
     @property
     def monitor_url(self) -> str:
         """Base URL for Monitor (stands in for ``https://monitor.twilio.com``)."""
+        return self.url
+
+    @property
+    def insights_url(self) -> str:
+        """Base URL for Voice Insights (stands in for ``https://insights.twilio.com``)."""
         return self.url
 
     @property
@@ -295,6 +302,18 @@ class Sandbox:
         """Every call of one account (not its family), newest first, exactly as the API renders it."""
         data = self.state.data(account_sid)
         return [call_json(account_sid, c) for d in data.days_desc for c in data.calls_on(d)]
+
+    def call_summaries(self, account_sid: str) -> list[dict[str, Any]]:
+        """Every Voice Insights summary of one account that Insights still keeps, in its calls' order, as rendered."""
+        data = self.state.data(account_sid)
+        oldest = self.state.now - INSIGHTS_RETENTION_DAYS * 86_400
+        return [
+            rendered(s, self.url)
+            for d in data.days_desc
+            if d >= day_of(oldest)
+            for s in summaries_on(data, d)
+            if s["start_time"] >= oldest
+        ]
 
     def messages(self, account_sid: str) -> list[dict[str, Any]]:
         """Every message of one account (not its family), newest first, exactly as the API renders it."""

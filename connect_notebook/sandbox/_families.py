@@ -21,6 +21,7 @@ from ._formats import DAY, day_of, day_start
 from ._sids import plain_sid
 
 __all__ = [
+    "EDITIONS",
     "US_AREAS",
     "Account",
     "PhoneNumber",
@@ -34,6 +35,9 @@ __all__ = [
 Pattern = Literal["dense", "sparse", "growing"]
 Role = Literal["owner", "main", "subaccount", "connect"]
 PATTERNS: tuple[Pattern, ...] = ("dense", "sparse", "growing")
+Edition = Literal["administration", "security", "enterprise"]
+# Twilio's paid Editions: their accounts see 13 months of Monitor Events, the others 30 days.
+EDITIONS: tuple[Edition, ...] = ("administration", "security", "enterprise")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,6 +70,13 @@ class Profile:
     subaccount_names
         What the subaccounts are called after the customer's name ("Harbor Dental
         Group – Downtown"); "Subaccount 1", "Subaccount 2", … where none is given.
+    edition
+        The paid Twilio Edition the customer is on (``"administration"``,
+        ``"security"`` or ``"enterprise"``), or None (the default): its family's
+        Monitor Events reach back 13 months instead of 30 days.
+    voice_insights
+        Whether the customer turned on Voice Insights Advanced Features (True by
+        default): without them its family's call summaries are refused.
     """
 
     name: str
@@ -77,8 +88,13 @@ class Profile:
     closed: int = 0
     utc_offset: int = -5
     subaccount_names: tuple[str, ...] = ()
+    edition: Edition | None = None
+    voice_insights: bool = True
 
     def __post_init__(self) -> None:
+        if self.edition is not None and self.edition not in EDITIONS:
+            msg = f"edition must be one of {', '.join(EDITIONS)} (or None), got {self.edition!r}"
+            raise ValueError(msg)
         if self.pattern not in PATTERNS:
             msg = f"pattern must be one of {', '.join(PATTERNS)}, got {self.pattern!r}"
             raise ValueError(msg)
@@ -109,7 +125,9 @@ def default_profiles(calls: int = 20_000, days: int = 90) -> tuple[Profile, ...]
     months and campaigns (one campaign day holds more than 10,000 of its 20,000
     calls by default); and a travel agency growing for almost three years across its
     main account and three subaccounts created 8, 16 and 25 months after it, the
-    oldest closed.
+    oldest closed. The logistics firm is on Twilio's Enterprise Edition, so its
+    Monitor Events reach back 13 months; the others see 30 days. It has not turned on
+    Voice Insights Advanced Features, so its call summaries are refused; the others have.
     """
     return (
         Profile(
@@ -121,7 +139,15 @@ def default_profiles(calls: int = 20_000, days: int = 90) -> tuple[Profile, ...]
             utc_offset=-5,
             subaccount_names=("Downtown", "Eastside"),
         ),
-        Profile(name="Northwind Logistics", pattern="sparse", days=8 * 365 + 137, calls=calls, utc_offset=-6),
+        Profile(
+            name="Northwind Logistics",
+            pattern="sparse",
+            days=8 * 365 + 137,
+            calls=calls,
+            utc_offset=-6,
+            edition="enterprise",
+            voice_insights=False,
+        ),
         Profile(
             name="Kestrel Travel",
             pattern="growing",
@@ -160,6 +186,8 @@ class Account:
     calls_total: int = 0
     messages_total: int = 0
     family: int = 0  # index of the customer (0 is the owner)
+    edition: Edition | None = None  # the customer's paid Twilio Edition, shared by its family
+    voice_insights: bool = True  # Voice Insights Advanced Features on, for the whole family
 
     @property
     def is_owner(self) -> bool:
@@ -243,6 +271,8 @@ def make_world(
                 pattern=profile.pattern,
                 origin=created,
                 family=index,
+                edition=profile.edition,
+                voice_insights=profile.voice_insights,
             )
         ]
         for j in range(profile.subaccounts):
@@ -264,6 +294,8 @@ def make_world(
                     pattern=profile.pattern,
                     origin=created,
                     family=index,
+                    edition=profile.edition,
+                    voice_insights=profile.voice_insights,
                 )
             )
         volumes = [volume(a) * family_rng.uniform(0.6, 1.4) for a in members]
@@ -302,4 +334,6 @@ def connect_subaccount(seed: int, parent: Account, app_sid: str, app_name: str, 
         utc_offset=parent.utc_offset,
         origin=parent.origin,
         family=parent.family,
+        edition=parent.edition,
+        voice_insights=parent.voice_insights,
     )

@@ -91,6 +91,8 @@ class SandboxState:
     authorizations: dict[str, tuple[str, ...]] = field(default_factory=dict)  # main account SID -> permissions
     connect_accounts: dict[str, Account] = field(default_factory=dict)  # main account SID -> Connect subaccount
     in_flight: dict[str, int] = field(default_factory=dict)  # API requests per account, now
+    # Every authorization and revocation, in order: (main account SID, "authorized"/"revoked", permissions).
+    connect_log: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
     _data: dict[str, AccountData] = field(default_factory=dict)
 
@@ -217,13 +219,17 @@ class SandboxState:
                 connect = connect_subaccount(self.seed, main, app.sid, app.friendly_name, self.now)
                 self.connect_accounts[main.sid] = connect
             self.authorizations[main.sid] = tuple(p for p in PERMISSIONS if p in permissions)
+            self.connect_log.append((main.sid, "authorized", self.authorizations[main.sid]))
         return connect
 
     def revoke(self, sid: str) -> bool:
         """Forget a customer's authorization (given its main or Connect SID); return whether there was one."""
         main = self.customer(sid)
         with self.lock:
-            return self.authorizations.pop(main.sid, None) is not None
+            permissions = self.authorizations.pop(main.sid, None)
+            if permissions is not None:
+                self.connect_log.append((main.sid, "revoked", permissions))
+            return permissions is not None
 
     async def notify_deauthorized(self, sid: str, timeout: float = 10.0) -> DeauthorizeResult:
         """Call the app's Deauthorize Callback URL, signed with the owner's Auth Token.
@@ -274,6 +280,7 @@ class SandboxState:
         """Back to the state right after start: no authorizations, no faults, first app."""
         with self.lock:
             self.authorizations.clear()
+            self.connect_log.clear()
             for connect in self.connect_accounts.values():
                 self._data.pop(connect.sid, None)
             self.connect_accounts.clear()

@@ -527,3 +527,49 @@ def test_alerts_envelope_has_absolute_meta_urls_on_the_sandbox_host(
     assert meta2["page"] == 1
     assert _is_on_sandbox(meta2["previous_page_url"], sandbox, "/v1/Alerts")
     assert parse_qs(urlsplit(meta2["url"]).query)["Page"] == ["1"]
+
+
+# --- Monitor Events ----------------------------------------------------------------
+
+
+def test_monitor_events_list_and_fetch_match_twilio_spec(sandbox: Sandbox, openapi_monitor: OpenAPI) -> None:
+    # Northwind Logistics: 13 months of events (a paid Edition), every event type the sandbox makes.
+    customer = sandbox.customer_account_sids[1]
+    connected = sandbox.authorize(customer)
+    with httpx.Client(base_url=sandbox.monitor_url, auth=(connected, sandbox.owner_auth_token)) as client:
+        listed = client.get("/v1/Events", params={"PageSize": 1000})
+        assert listed.status_code == 200, listed.text
+        events = listed.json()["events"]
+        assert {e["source"] for e in events} == {"web", "api", "twilio"}
+        assert _schema_errors(openapi_monitor, listed, MONITOR_HOST) == []
+        paged = client.get("/v1/Events", params={"PageSize": 3, "EventType": "account.updated"})
+        assert paged.json()["meta"]["next_page_url"] is not None
+        assert _schema_errors(openapi_monitor, paged, MONITOR_HOST) == []
+        for kind in sorted({e["event_type"] for e in events}):
+            sid = next(e["sid"] for e in events if e["event_type"] == kind)
+            fetched = client.get(f"/v1/Events/{sid}")
+            assert fetched.status_code == 200, fetched.text
+            assert _schema_errors(openapi_monitor, fetched, MONITOR_HOST) == [], kind
+
+
+def test_schema_check_rejects_an_event_with_an_account_as_actor(openapi_monitor: OpenAPI) -> None:
+    """The Events schema is really checked: the spec admits only a user (US…) as actor_sid."""
+    forged = {
+        "account_sid": "AC" + "a" * 32,
+        "actor_sid": "AC" + "a" * 32,
+        "actor_type": "account",
+        "description": None,
+        "event_data": None,
+        "event_date": "2026-10-01T00:00:00Z",
+        "event_type": "account.updated",
+        "links": {},
+        "resource_sid": "AC" + "a" * 32,
+        "resource_type": "account",
+        "sid": "AE" + "a" * 32,
+        "source": "api",
+        "source_ip_address": "198.51.100.7",
+        "url": f"{MONITOR_HOST}/v1/Events/AE{'a' * 32}",
+    }
+    request = httpx.Request("GET", f"{MONITOR_HOST}/v1/Events/AE{'a' * 32}")
+    errors = _schema_errors(openapi_monitor, httpx.Response(200, json=forged, request=request), MONITOR_HOST)
+    assert any(e.startswith("actor_sid:") for e in errors), errors

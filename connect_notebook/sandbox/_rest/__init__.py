@@ -15,6 +15,8 @@ from .connect_apps import (
     ConnectAppHandler,
     ConnectAppsHandler,
 )
+from .events import EventHandler, EventsHandler
+from .insights import CallSummariesHandler, CallSummaryHandler
 from .messages import MessageHandler, MessagesHandler
 from .monitor import AlertHandler, AlertsHandler
 from .usage import UsageRecordsHandler
@@ -39,4 +41,8 @@ ROUTES: list[tuple[str, type[APIHandler]]] = [
     ),
     (r"/v1/Alerts", AlertsHandler),
     (route(r"/v1/Alerts/{sid}", sid="NO"), AlertHandler),
+    (r"/v1/Events", EventsHandler),
+    (route(r"/v1/Events/{sid}", sid="AE"), EventHandler),
+    (r"/v1/Voice/Summaries", CallSummariesHandler),
+    (route(r"/v1/Voice/{sid}/Summary", sid="CA"), CallSummaryHandler),
 ]
