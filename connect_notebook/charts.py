@@ -11,43 +11,69 @@ Calls: ``calls_over_time``, ``direction_split``, ``disposition_mix``,
 ``cost_over_time``, ``cost_by_country``, ``top_counterparts``. Messages:
 ``messages_over_time``. Usage: ``usage_spend``. A customer's accounts:
 ``accounts_breakdown`` (a table) and ``calls_by_account``. Plus ``kpis(calls)``.
+The access log (``load_events``): ``events_over_time``, ``event_actors``,
+``event_source_ips``, ``connect_timeline``. Call quality (``load_call_summaries``):
+``hangups``, ``pdd_distribution``, ``call_quality_issues``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import altair as alt
 import polars as pl
 
+from ._account_charts import (
+    call_quality_issues,
+    connect_timeline,
+    event_actors,
+    event_source_ips,
+    events_over_time,
+    hangups,
+    pdd_distribution,
+)
+from ._chart_style import (
+    TIME_UNIT,
+    Every,
+    counts_over_time,
+    inline_chart,
+    period_of,
+    themed,
+    time_axis,
+    utc_string,
+)
+
 __all__ = [
     "accounts_breakdown",
     "asr_acd_over_time",
+    "call_quality_issues",
     "calls_by_account",
     "calls_over_time",
+    "connect_timeline",
     "cost_by_country",
     "cost_over_time",
     "counterpart_country",
     "direction_split",
     "disposition_mix",
     "duration_histogram",
+    "event_actors",
+    "event_source_ips",
+    "events_over_time",
+    "hangups",
     "hour_of_week_heatmap",
     "kpis",
     "messages_over_time",
+    "pdd_distribution",
     "top_counterparts",
     "usage_spend",
 ]
 
-Every = Literal["hour", "day", "week"]
-_EVERY = {"hour": "1h", "day": "1d", "week": "1w"}
-_TIME_UNIT: dict[str, Any] = {"hour": "utcyearmonthdatehours", "day": "utcyearmonthdate", "week": "utcyearmonthdate"}
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 STATUS_ORDER = ("completed", "busy", "no-answer", "failed", "canceled", "in-progress", "ringing", "queued")
 # Twilio-like palette: green for answered, warm colours for the failures.
 STATUS_COLORS = ("#14b053", "#f4a72f", "#8891aa", "#f22f46", "#5e1c44", "#0263e0", "#87c8ff", "#cacdd8")
 DURATION_BINS = (0, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
 SHORT_CALL_SECONDS = 10
-_FONT = "Helvetica Neue, Helvetica, Arial, DejaVu Sans, sans-serif"
 _COUNTRY_PREFIXES = (
     ("1", "US/CA"),
     ("44", "GB"),
@@ -66,81 +92,35 @@ _COUNTRY_PREFIXES = (
 )
 
 
-def _themed(chart: Any, title: str) -> Any:
-    """One look for every chart: title, fonts, sizes (set on the chart, never globally)."""
-    return (
-        chart.properties(title=alt.TitleParams(title, anchor="start", fontSize=15, font=_FONT))
-        .configure_axis(labelFont=_FONT, titleFont=_FONT, labelFontSize=11, titleFontSize=12, gridColor="#eef0f4")
-        .configure_legend(labelFont=_FONT, titleFont=_FONT)
-        .configure_view(strokeWidth=0)
-    )
-
-
-def _chart(data: pl.DataFrame) -> Any:
-    """A chart over already-aggregated data, given as inline values.
-
-    Inline values skip Altair's 5,000-row guard, which exists to stop raw rows from
-    bloating a spec: the data here is an aggregate whose size depends on the
-    periods asked for (e.g. hours over a quarter), not on the number of calls.
-    """
-    return alt.Chart(alt.InlineData(values=data.to_dicts()))
-
-
-def _utc_string(expr: pl.Expr) -> pl.Expr:
-    """Wall-clock time as an ISO string read on a UTC scale, so viewers in any zone see the same hours."""
-    return expr.dt.replace_time_zone(None).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _period(calls: pl.DataFrame, column: str, every: Every, tz: str) -> pl.Expr:
-    if every not in _EVERY:
-        msg = f"every must be one of {', '.join(_EVERY)}, got {every!r}"
-        raise ValueError(msg)
-    return pl.col(column).dt.convert_time_zone(tz).dt.truncate(_EVERY[every])
-
-
-def _time_axis(every: Every, tz: str) -> Any:
-    return alt.X("period:T", timeUnit=_TIME_UNIT[every], title=f"{every.capitalize()} ({tz})")
-
-
-def _counts_over_time(frame: pl.DataFrame, column: str, by: str, name: str, every: Every, tz: str) -> pl.DataFrame:
-    """Rows per period and ``by`` value, sorted, periods as UTC-scale strings."""
-    return (
-        frame.group_by(_period(frame, column, every, tz).alias("period"), pl.col(by).cast(pl.String))
-        .agg(pl.len().alias(name))
-        .sort("period", by)
-        .with_columns(_utc_string(pl.col("period")).alias("period"))
-    )
-
-
 def _parents(calls: pl.DataFrame) -> pl.DataFrame:
     """Call attempts: the parent legs (a forwarded call's agent leg is not a second call)."""
     return calls.filter(pl.col("parent_call_sid").is_null())
 
 
 def _stacked_over_time(data: pl.DataFrame, by: str, every: Every, tz: str, color: Any, title: str) -> Any:
-    """Bars of calls per period, stacked by ``by`` (data from ``_counts_over_time``)."""
+    """Bars of calls per period, stacked by ``by`` (data from ``counts_over_time``)."""
     chart = (
-        _chart(data)
+        inline_chart(data)
         .mark_bar()
         .encode(
-            x=_time_axis(every, tz),
+            x=time_axis(every, tz),
             y=alt.Y("calls:Q", title="Calls", stack="zero"),
             color=color,
             order=alt.Order(f"{by}:N"),
             tooltip=[
-                alt.Tooltip("period:T", title=every, timeUnit=_TIME_UNIT[every]),
+                alt.Tooltip("period:T", title=every, timeUnit=TIME_UNIT[every]),
                 f"{by}:N",
                 alt.Tooltip("calls:Q", format=","),
             ],
         )
         .properties(width=640, height=240)
     )
-    return _themed(chart, title)
+    return themed(chart, title)
 
 
 def calls_over_time(calls: pl.DataFrame, *, every: Every = "day", tz: str = "UTC") -> Any:
     """Calls per hour / day / week, stacked by final status (parent legs only)."""
-    data = _counts_over_time(_parents(calls), "start_time", "status", "calls", every, tz)
+    data = counts_over_time(_parents(calls), "start_time", "status", "calls", every, tz)
     color = alt.Color(
         "status:N",
         title="Status",
@@ -158,7 +138,7 @@ def direction_split(calls: pl.DataFrame) -> Any:
         .sort("calls", "direction", descending=[True, False])
     )
     chart = (
-        _chart(data)
+        inline_chart(data)
         .mark_bar()
         .encode(
             y=alt.Y("direction:N", sort="-x", title="Direction"),
@@ -168,7 +148,7 @@ def direction_split(calls: pl.DataFrame) -> Any:
         )
         .properties(width=480, height=120)
     )
-    return _themed(chart, "Direction split")
+    return themed(chart, "Direction split")
 
 
 def disposition_mix(calls: pl.DataFrame) -> Any:
@@ -181,7 +161,7 @@ def disposition_mix(calls: pl.DataFrame) -> Any:
         .sort("status")
     )
     chart = (
-        _chart(data)
+        inline_chart(data)
         .mark_bar()
         .encode(
             x=alt.X("share:Q", title="Share of calls", axis=alt.Axis(format="%"), stack="normalize"),
@@ -196,14 +176,14 @@ def disposition_mix(calls: pl.DataFrame) -> Any:
         )
         .properties(width=640, height=60)
     )
-    return _themed(chart, "Disposition mix")
+    return themed(chart, "Disposition mix")
 
 
 def asr_acd_over_time(calls: pl.DataFrame, *, every: Every = "day", tz: str = "UTC") -> Any:
     """Answer-seizure ratio (answered / attempts) and average call duration of answered calls."""
     data = (
         _parents(calls)
-        .group_by(_period(calls, "start_time", every, tz).alias("period"))
+        .group_by(period_of(calls, "start_time", every, tz).alias("period"))
         .agg(
             pl.len().alias("attempts"),
             (pl.col("status") == "completed").sum().alias("answered"),
@@ -211,15 +191,15 @@ def asr_acd_over_time(calls: pl.DataFrame, *, every: Every = "day", tz: str = "U
         )
         .with_columns((pl.col("answered") / pl.col("attempts")).alias("asr"))
         .sort("period")
-        .with_columns(_utc_string(pl.col("period")).alias("period"))
+        .with_columns(utc_string(pl.col("period")).alias("period"))
     )
-    x = alt.X("period:T", timeUnit=_TIME_UNIT[every], title=f"{every.capitalize()} ({tz})")
-    base = _chart(data).properties(width=640, height=140)
+    x = alt.X("period:T", timeUnit=TIME_UNIT[every], title=f"{every.capitalize()} ({tz})")
+    base = inline_chart(data).properties(width=640, height=140)
     asr = base.mark_line(point=True, color="#14b053").encode(
         x=x,
         y=alt.Y("asr:Q", title="ASR", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
         tooltip=[
-            alt.Tooltip("period:T", timeUnit=_TIME_UNIT[every]),
+            alt.Tooltip("period:T", timeUnit=TIME_UNIT[every]),
             alt.Tooltip("asr:Q", format=".1%"),
             alt.Tooltip("attempts:Q", format=","),
         ],
@@ -228,11 +208,11 @@ def asr_acd_over_time(calls: pl.DataFrame, *, every: Every = "day", tz: str = "U
         x=x,
         y=alt.Y("acd_minutes:Q", title="ACD (minutes)"),
         tooltip=[
-            alt.Tooltip("period:T", timeUnit=_TIME_UNIT[every]),
+            alt.Tooltip("period:T", timeUnit=TIME_UNIT[every]),
             alt.Tooltip("acd_minutes:Q", format=".2f", title="ACD (min)"),
         ],
     )
-    return _themed(alt.vconcat(asr, acd), "Answer-seizure ratio and average call duration")
+    return themed(alt.vconcat(asr, acd), "Answer-seizure ratio and average call duration")
 
 
 def _duration_bins() -> tuple[list[float], list[str]]:
@@ -263,7 +243,7 @@ def duration_histogram(calls: pl.DataFrame) -> Any:
         .sort("order")
     )
     chart = (
-        _chart(data)
+        inline_chart(data)
         .mark_bar(color="#0263e0")
         .encode(
             x=alt.X("bin:N", sort=labels, title="Duration of answered calls", axis=alt.Axis(labelAngle=-30)),
@@ -272,7 +252,7 @@ def duration_histogram(calls: pl.DataFrame) -> Any:
         )
         .properties(width=640, height=220)
     )
-    return _themed(chart, "Call durations")
+    return themed(chart, "Call durations")
 
 
 def hour_of_week_heatmap(calls: pl.DataFrame, *, tz: str = "UTC") -> Any:
@@ -293,7 +273,7 @@ def hour_of_week_heatmap(calls: pl.DataFrame, *, tz: str = "UTC") -> Any:
         .sort("weekday_index", "hour")
     )
     chart = (
-        _chart(data)
+        inline_chart(data)
         .mark_rect()
         .encode(
             x=alt.X("hour:O", title=f"Hour of day ({tz})"),
@@ -303,7 +283,7 @@ def hour_of_week_heatmap(calls: pl.DataFrame, *, tz: str = "UTC") -> Any:
         )
         .properties(width=640, height=200)
     )
-    return _themed(chart, "Calls by hour of the week")
+    return themed(chart, "Calls by hour of the week")
 
 
 def _unit(frame: pl.DataFrame) -> str:
@@ -315,22 +295,22 @@ def cost_over_time(calls: pl.DataFrame, *, every: Every = "day", tz: str = "UTC"
     """What the calls cost per hour / day / week (all legs, as Twilio bills them)."""
     unit = _unit(calls)
     data = (
-        calls.group_by(_period(calls, "start_time", every, tz).alias("period"))
+        calls.group_by(period_of(calls, "start_time", every, tz).alias("period"))
         .agg(pl.col("cost").sum().round(5).alias("cost"))
         .sort("period")
-        .with_columns(_utc_string(pl.col("period")).alias("period"))
+        .with_columns(utc_string(pl.col("period")).alias("period"))
     )
     chart = (
-        _chart(data)
+        inline_chart(data)
         .mark_area(line={"color": "#f22f46"}, color="#fde4e7")
         .encode(
-            x=_time_axis(every, tz),
+            x=time_axis(every, tz),
             y=alt.Y("cost:Q", title=f"Cost ({unit})"),
-            tooltip=[alt.Tooltip("period:T", timeUnit=_TIME_UNIT[every]), alt.Tooltip("cost:Q", format=",.2f")],
+            tooltip=[alt.Tooltip("period:T", timeUnit=TIME_UNIT[every]), alt.Tooltip("cost:Q", format=",.2f")],
         )
         .properties(width=640, height=200)
     )
-    return _themed(chart, "Call cost over time")
+    return themed(chart, "Call cost over time")
 
 
 def counterpart_country(number: pl.Expr) -> pl.Expr:
@@ -351,7 +331,7 @@ def cost_by_country(calls: pl.DataFrame) -> Any:
         .sort(["cost", "country"], descending=[True, False])
     )
     chart = (
-        _chart(data)
+        inline_chart(data)
         .mark_bar(color="#f22f46")
         .encode(
             y=alt.Y("country:N", sort="-x", title="Counterpart country"),
@@ -360,7 +340,7 @@ def cost_by_country(calls: pl.DataFrame) -> Any:
         )
         .properties(width=480, height=240)
     )
-    return _themed(chart, "Cost by counterpart country")
+    return themed(chart, "Cost by counterpart country")
 
 
 def top_counterparts(calls: pl.DataFrame, *, n: int = 10) -> Any:
@@ -373,7 +353,7 @@ def top_counterparts(calls: pl.DataFrame, *, n: int = 10) -> Any:
         .head(n)
     )
     chart = (
-        _chart(data)
+        inline_chart(data)
         .mark_bar(color="#0263e0")
         .encode(
             y=alt.Y("counterpart:N", sort="-x", title="Number"),
@@ -382,29 +362,29 @@ def top_counterparts(calls: pl.DataFrame, *, n: int = 10) -> Any:
         )
         .properties(width=480, height=max(120, 22 * n))
     )
-    return _themed(chart, f"Top {n} counterparts")
+    return themed(chart, f"Top {n} counterparts")
 
 
 def messages_over_time(messages: pl.DataFrame, *, every: Every = "day", tz: str = "UTC") -> Any:
     """Messages per hour / day / week, stacked by direction."""
-    data = _counts_over_time(messages, "date_sent", "direction", "messages", every, tz)
+    data = counts_over_time(messages, "date_sent", "direction", "messages", every, tz)
     chart = (
-        _chart(data)
+        inline_chart(data)
         .mark_bar()
         .encode(
-            x=_time_axis(every, tz),
+            x=time_axis(every, tz),
             y=alt.Y("messages:Q", title="Messages", stack="zero"),
             color=alt.Color("direction:N", title="Direction"),
             order=alt.Order("direction:N"),
             tooltip=[
-                alt.Tooltip("period:T", timeUnit=_TIME_UNIT[every]),
+                alt.Tooltip("period:T", timeUnit=TIME_UNIT[every]),
                 "direction:N",
                 alt.Tooltip("messages:Q", format=","),
             ],
         )
         .properties(width=640, height=220)
     )
-    return _themed(chart, "Messages over time")
+    return themed(chart, "Messages over time")
 
 
 def usage_spend(usage: pl.DataFrame) -> Any:
@@ -418,7 +398,7 @@ def usage_spend(usage: pl.DataFrame) -> Any:
         .sort(["spend", "category"], descending=[True, False])
     )
     chart = (
-        _chart(data)
+        inline_chart(data)
         .mark_bar(color="#f22f46")
         .encode(
             y=alt.Y("category:N", sort="-x", title="Category"),
@@ -427,7 +407,7 @@ def usage_spend(usage: pl.DataFrame) -> Any:
         )
         .properties(width=480, height=160)
     )
-    return _themed(chart, "Usage spend by category")
+    return themed(chart, "Usage spend by category")
 
 
 class KPIs(pl.DataFrame):
@@ -537,7 +517,7 @@ def accounts_breakdown(calls: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFr
 def calls_by_account(calls: pl.DataFrame, accounts: pl.DataFrame, *, every: Every = "week", tz: str = "UTC") -> Any:
     """Calls per period, stacked by the account of the customer's family they belong to (parent legs only)."""
     names = accounts.select(pl.col("sid").alias("account_sid"), pl.col("friendly_name").alias("account"))
-    data = _counts_over_time(
+    data = counts_over_time(
         _parents(calls).join(names, on="account_sid", how="left").with_columns(pl.col("account").fill_null("other")),
         "start_time",
         "account",
