@@ -198,7 +198,9 @@ def call_quality_issues(summaries: pl.DataFrame, *, n: int = 12) -> Any:
         .encode(
             x=alt.X("country:N", title="Country (other side)"),
             y=alt.Y("carrier:N", title="Carrier (other side)"),
-            color=alt.Color("share:Q", title="Calls with issues", scale=alt.Scale(scheme="reds")),
+            color=alt.Color(
+                "share:Q", title="Calls with issues", scale=alt.Scale(scheme="reds"), legend=alt.Legend(format=".0%")
+            ),
             tooltip=[
                 "carrier:N",
                 "country:N",
