@@ -164,6 +164,11 @@ class Sandbox:
         return self.url
 
     @property
+    def bulkexports_url(self) -> str:
+        """Base URL for BulkExport (stands in for ``https://bulkexports.twilio.com``)."""
+        return self.url
+
+    @property
     def authorize_url(self) -> str:
         """The Connect App's ``…/authorize/CN…`` URL (stands in for www.twilio.com's)."""
         return f"{self.url}/authorize/{self.connect_app_sid}"

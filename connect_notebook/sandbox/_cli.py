@@ -157,6 +157,7 @@ def describe(sb: Sandbox, out: TextIO) -> None:
     print(f"  REST API          {sb.api_url}/2010-04-01", file=out)
     print(f"  Monitor API       {sb.monitor_url}/v1", file=out)
     print(f"  Insights API      {sb.insights_url}/v1", file=out)
+    print(f"  BulkExport API    {sb.bulkexports_url}/v1", file=out)
     print(f"  Authorize page    {sb.authorize_url}", file=out)
     print(f"  Revoke page       {sb.deauthorize_page_url}", file=out)
     print("Owner credentials (sandbox only, derived from the seed):", file=out)

@@ -573,3 +573,32 @@ def test_schema_check_rejects_an_event_with_an_account_as_actor(openapi_monitor:
     request = httpx.Request("GET", f"{MONITOR_HOST}/v1/Events/AE{'a' * 32}")
     errors = _schema_errors(openapi_monitor, httpx.Response(200, json=forged, request=request), MONITOR_HOST)
     assert any(e.startswith("actor_sid:") for e in errors), errors
+
+
+# --- BulkExport v1 ----------------------------------------------------------------
+
+BULKEXPORTS_HOST = "https://bulkexports.twilio.com"
+
+
+@pytest.fixture(scope="session")
+def openapi_bulkexports(specs_dir: Path) -> OpenAPI:
+    """Twilio's BulkExport v1 spec as published (no quirk needed patching)."""
+    spec: dict[str, Any] = json.loads((specs_dir / "twilio_bulkexports_v1.json").read_text())
+    return _openapi(spec)
+
+
+@pytest.mark.parametrize("resource", ["Calls", "Messages"])
+def test_bulkexports_export_days_and_day_redirect_match_twilio_spec(
+    sandbox: Sandbox, openapi_bulkexports: OpenAPI, resource: str
+) -> None:
+    sid = sandbox.customer_account_sids[0]
+    sandbox.authorize(sid)
+    auth = (sandbox.connected_sid(sid) or "", sandbox.owner_auth_token)
+    with httpx.Client(base_url=sandbox.bulkexports_url, auth=auth) as client:
+        export = client.get(f"/v1/Exports/{resource}")
+        days = client.get(f"/v1/Exports/{resource}/Days", params={"PageSize": "3"})
+        following = client.get(days.json()["meta"]["next_page_url"])
+        day = client.get(f"/v1/Exports/{resource}/Days/{days.json()['days'][0]['day']}")
+    assert (export.status_code, days.status_code, following.status_code, day.status_code) == (200, 200, 200, 307)
+    for response in (export, days, following, day):
+        assert _schema_errors(openapi_bulkexports, response, BULKEXPORTS_HOST) == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .accounts import AccountHandler, AccountsHandler
 from .base import APIHandler, NotFoundHandler, route
+from .bulkexports import DayFileHandler, DayHandler, DaysHandler, ExportHandler
 from .calls import CallHandler, CallsHandler
 from .connect_apps import (
     AuthorizedConnectAppHandler,
@@ -23,6 +24,7 @@ from .usage import UsageRecordsHandler
 
 __all__ = ["ROUTES", "APIHandler", "NotFoundHandler"]
 
+_EXPORT = r"/v1/Exports/(?P<resource>Calls|Messages)"
 _ACC = "/2010-04-01/Accounts/{account_sid}"
 ROUTES: list[tuple[str, type[APIHandler]]] = [
     (r"/2010-04-01/Accounts\.json", AccountsHandler),
@@ -45,4 +47,8 @@ ROUTES: list[tuple[str, type[APIHandler]]] = [
     (route(r"/v1/Events/{sid}", sid="AE"), EventHandler),
     (r"/v1/Voice/Summaries", CallSummariesHandler),
     (route(r"/v1/Voice/{sid}/Summary", sid="CA"), CallSummaryHandler),
+    (_EXPORT, ExportHandler),
+    (_EXPORT + r"/Days", DaysHandler),
+    (_EXPORT + r"/Days/(?P<day>[^/]+)", DayHandler),
+    (_EXPORT + r"/Files/(?P<day>[0-9-]{10})", DayFileHandler),
 ]

@@ -1,0 +1,180 @@
+"""`sandbox._rest.bulkexports`: BulkExport v1 ``/v1/Exports/{Calls|Messages}``, ``…/Days`` and ``…/Days/{Day}``.
+
+BulkExport has no account in its path. The sandbox accepts the same credentials
+as every other API (§8.1) and serves the accounts they may read: the owner's own,
+or the customer's whole family for Connect credentials (``get-all``, as Voice
+Insights does; UNCONFIRMED for the real service). ``Days/{Day}`` answers 307 with
+``{"redirect_to": …}`` (as the spec says) pointing at a signed, short-lived link
+on the sandbox itself, which serves the day's gzip JSON-lines file without auth,
+as an S3 presigned URL does. Which days exist: see ``sandbox._bulkexports``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+from datetime import date
+from urllib.parse import urlencode
+
+from .._bulkexports import (
+    LINK_LIFETIME,
+    ResourceType,
+    available_days,
+    created_of,
+    day_file,
+    link_signature,
+)
+from .._data import AccountData
+from .._errors import SandboxError, bad_request, not_found
+from .._query import list_page
+from .base import APIHandler
+
+__all__ = ["DayFileHandler", "DayHandler", "DaysHandler", "ExportHandler"]
+
+DAYS_DEFAULT_PAGE_SIZE = 10  # "only 10 listed unless PageSize is set" (§8.3, twilio-python#650)
+DAYS_MAX_PAGE_SIZE = 400  # §6
+
+
+class _BulkExportHandler(APIHandler):
+    def _origin(self) -> str:
+        return f"{self.request.protocol}://{self.request.host}"
+
+    def _secret(self) -> str:
+        return f"bulkexports:{self.state.owner_auth_token}"
+
+
+def _accounts(handler: APIHandler, account_sid: str) -> list[AccountData]:
+    """The accounts whose records these credentials export, main account first."""
+    connected = handler.state.connected_family(account_sid)
+    sids = [account_sid] if connected is None else [a.sid for a in connected[2]]
+    return [handler.state.data(sid) for sid in sids]
+
+
+def _ordinal(day: str) -> int:
+    try:
+        if len(day) != 10:
+            raise ValueError(day)
+        return date.fromisoformat(day).toordinal()
+    except ValueError:
+        msg = f"Day must be a date like 2026-10-30 (YYYY-MM-DD), got {day[:40]!r}"
+        raise bad_request(msg) from None
+
+
+class ExportHandler(_BulkExportHandler):
+    """``/v1/Exports/{ResourceType}``: the export resource and its links."""
+
+    def get(self, resource: ResourceType) -> None:
+        base = f"{self._origin()}/v1/Exports/{resource}"
+        self.write_json(
+            {
+                "resource_type": resource,
+                "url": base,
+                "links": {
+                    "days": f"{base}/Days",
+                    "export_custom_jobs": f"{base}/Jobs",
+                    "jobs": f"{base}/Jobs",
+                },
+            }
+        )
+
+
+class DaysHandler(_BulkExportHandler):
+    """``/v1/Exports/{ResourceType}/Days``: the day files that exist now, newest first, v1 envelope."""
+
+    def get(self, resource: ResourceType) -> None:
+        pairs = self.query_pairs()
+        params = self.list_params(())
+        if not any(key == "PageSize" for key, _ in pairs):
+            params = dataclasses.replace(params, page_size=DAYS_DEFAULT_PAGE_SIZE)
+        if params.page_size > DAYS_MAX_PAGE_SIZE:
+            msg = f"PageSize must be between 1 and {DAYS_MAX_PAGE_SIZE}, got {params.page_size}"
+            raise bad_request(msg)
+        accounts = _accounts(self, self.principal.account_sid)
+        page = list_page(params, available_days(self.state.now))
+        base = f"{self._origin()}/v1/Exports/{resource}/Days"
+
+        def link(page_number: int, token: str | None) -> str:
+            return f"{base}{params.uri('', page_number, token)}"
+
+        own = link(params.page, params.token)
+        following = link(params.page + 1, page.next_token) if page.next_token else None
+        days = []
+        for ordinal in page.items:
+            day = date.fromordinal(ordinal).isoformat()
+            days.append(
+                {
+                    "day": day,
+                    "size": len(day_file(resource, ordinal, accounts)),
+                    "create_date": created_of(ordinal),
+                    "friendly_name": None,
+                    "resource_type": resource,
+                }
+            )
+        self.write_json(
+            {
+                "days": days,
+                "meta": {
+                    "first_page_url": link(0, None),
+                    "key": "days",
+                    "next_page_url": self.next_link(own, following),
+                    "page": params.page,
+                    "page_size": params.page_size,
+                    "previous_page_url": link(params.page - 1, page.previous_token) if page.previous_token else None,
+                    "url": own,
+                },
+            }
+        )
+
+
+class DayHandler(_BulkExportHandler):
+    """``/v1/Exports/{ResourceType}/Days/{Day}``: 307 to the day file's signed, short-lived link."""
+
+    def get(self, resource: ResourceType, day: str) -> None:
+        ordinal = _ordinal(day)
+        if ordinal not in available_days(self.state.now):
+            raise not_found(self.request.path)
+        sid = self.principal.account_sid
+        expires = self.state.now + LINK_LIFETIME
+        query = urlencode(
+            {
+                "Account": sid,
+                "Expires": str(expires),
+                "Signature": link_signature(self._secret(), resource, day, sid, expires),
+            }
+        )
+        target = f"{self._origin()}/v1/Exports/{resource}/Files/{day}?{query}"
+        self.set_header("Location", target)
+        self.write_json({"redirect_to": target}, status=307)
+
+
+class DayFileHandler(_BulkExportHandler):
+    """The signed link's target: the gzip JSON-lines file; no Basic auth, the signature is the credential."""
+
+    async def prepare(self) -> None:
+        """Check the signature and expiry instead of Basic auth (faults do not apply here)."""
+
+    def get(self, resource: ResourceType, day: str) -> None:
+        sid = self.get_query_argument("Account", "")
+        expires_text = self.get_query_argument("Expires", "")
+        signature = self.get_query_argument("Signature", "")
+        expires = int(expires_text) if expires_text.isdigit() and len(expires_text) < 12 else -1
+        expected = link_signature(self._secret(), resource, day, sid, expires)
+        if expires < 0 or not _same(signature, expected):
+            raise SandboxError(403, 20403, "The file link's signature does not match; fetch the Day again")
+        if expires <= self.state.now:
+            raise SandboxError(403, 20403, "The file link has expired; fetch the Day again for a new one")
+        ordinal = _ordinal(day)
+        if ordinal not in available_days(self.state.now):
+            msg = f"The {resource} file for {day} has been deleted (files are kept 7 days after creation)"
+            raise SandboxError(404, 20404, msg)
+        account = self.state.account(sid)
+        if account is None or (not account.is_owner and self.state.connected_family(sid) is None):
+            raise SandboxError(403, 20403, "The credentials that made this link are no longer authorized")
+        body = day_file(resource, ordinal, _accounts(self, sid))
+        self.set_header("Content-Type", "application/gzip")
+        self.set_header("Content-Disposition", f'attachment; filename="{day}.json.gz"')
+        self.finish(body)
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
