@@ -245,6 +245,26 @@ class APIHandler(tornado.web.RequestHandler):
 
     # -- helpers for list resources --
 
+    def v1_meta(self, key: str, base: str, params: ListParams, page: Any) -> dict[str, Any]:
+        """The ``meta`` of a v1 list page (Monitor, Insights, BulkExport): absolute links under ``base``.
+
+        Its next link goes through ``next_link``, where the hostile link faults apply.
+        """
+
+        def link(number: int, token: str | None) -> str:
+            return f"{base}?{params.uri('', number, token)[1:]}"
+
+        own = link(params.page, params.token)
+        return {
+            "first_page_url": link(0, None),
+            "key": key,
+            "next_page_url": self.next_link(own, link(params.page + 1, page.next_token) if page.next_token else None),
+            "page": params.page,
+            "page_size": params.page_size,
+            "previous_page_url": link(params.page - 1, page.previous_token) if page.previous_token else None,
+            "url": own,
+        }
+
     def next_link(self, own: str, following: str | None) -> str | None:
         """The next link to send on a list page: ``following``, unless a link fault rewrites it.
 

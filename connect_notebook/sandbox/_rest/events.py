@@ -16,7 +16,7 @@ import re
 from .._errors import bad_request, not_found
 from .._events import Event, account_events, event_json, oldest_event
 from .._families import Account
-from .._query import ListParams, list_page
+from .._query import list_page
 from .base import APIHandler
 from .monitor import _instant  # one reading of the v1 date filters for Alerts and Events
 
@@ -76,30 +76,12 @@ class EventsHandler(_MonitorEvents):
         ]
         page = list_page(params, events)
         base = f"{self._origin()}/v1/Events"
-        own = f"{base}?{_query(params, params.page, params.token)}"
-        following = f"{base}?{_query(params, params.page + 1, page.next_token)}" if page.next_token else None
         self.write_json(
             {
                 "events": [event_json(e, self._origin()) for e in page.items],
-                "meta": {
-                    "first_page_url": f"{base}?{_query(params, 0, None)}",
-                    "key": "events",
-                    "next_page_url": self.next_link(own, following),  # where the hostile link faults apply
-                    "page": params.page,
-                    "page_size": params.page_size,
-                    "previous_page_url": (
-                        f"{base}?{_query(params, params.page - 1, page.previous_token)}"
-                        if page.previous_token
-                        else None
-                    ),
-                    "url": own,
-                },
+                "meta": self.v1_meta("events", base, params, page),
             }
         )
-
-
-def _query(params: ListParams, page: int, token: str | None) -> str:
-    return params.uri("", page, token)[1:]
 
 
 class EventHandler(_MonitorEvents):

@@ -98,30 +98,12 @@ class CallSummariesHandler(_InsightsHandler):
         summaries = self._summaries(params, accounts)
         page = list_page(params, summaries)
         base = f"{self._origin()}/v1/Voice/Summaries"
-        own = f"{base}?{self._query(params, params.page, params.token)}"
-        following = f"{base}?{self._query(params, params.page + 1, page.next_token)}" if page.next_token else None
         self.write_json(
             {
                 "call_summaries": [rendered(s, self._origin()) for s in page.items],
-                "meta": {
-                    "first_page_url": f"{base}?{self._query(params, 0, None)}",
-                    "key": "call_summaries",
-                    "next_page_url": self.next_link(own, following),
-                    "page": params.page,
-                    "page_size": params.page_size,
-                    "previous_page_url": (
-                        f"{base}?{self._query(params, params.page - 1, page.previous_token)}"
-                        if page.previous_token
-                        else None
-                    ),
-                    "url": own,
-                },
+                "meta": self.v1_meta("call_summaries", base, params, page),
             }
         )
-
-    @staticmethod
-    def _query(params: ListParams, page: int, token: str | None) -> str:
-        return params.uri("", page, token)[1:]
 
     def _summaries(self, params: ListParams, accounts: list[str]) -> list[dict[str, Any]]:
         now = self.state.now

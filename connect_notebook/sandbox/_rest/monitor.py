@@ -32,33 +32,15 @@ class AlertsHandler(APIHandler):
         page = list_page(params, alerts)
         base = f"{self.request.protocol}://{self.request.host}/v1/Alerts"
         sid = self.principal.account_sid
-        own = f"{base}?{self._query(params, params.page, params.token)}"
-        following = f"{base}?{self._query(params, params.page + 1, page.next_token)}" if page.next_token else None
         self.write_json(
             {
                 "alerts": [alert_json(sid, a, self._origin()) for a in page.items],
-                "meta": {
-                    "first_page_url": f"{base}?{self._query(params, 0, None)}",
-                    "key": "alerts",
-                    "next_page_url": self.next_link(own, following),  # where the hostile link faults apply
-                    "page": params.page,
-                    "page_size": params.page_size,
-                    "previous_page_url": (
-                        f"{base}?{self._query(params, params.page - 1, page.previous_token)}"
-                        if page.previous_token
-                        else None
-                    ),
-                    "url": own,
-                },
+                "meta": self.v1_meta("alerts", base, params, page),
             }
         )
 
     def _origin(self) -> str:
         return f"{self.request.protocol}://{self.request.host}"
-
-    @staticmethod
-    def _query(params: ListParams, page: int, token: str | None) -> str:
-        return params.uri("", page, token)[1:]
 
     def _alerts(self, params: ListParams) -> list[Any]:
         data = self.state.data(self.principal.account_sid)
