@@ -21,6 +21,7 @@ import tornado.httpclient
 from .._signature import compute_signature
 from ._activity import expected_volume
 from ._data import AccountData
+from ._export_jobs import ExportJobs
 from ._families import Account, Profile, connect_subaccount, make_world
 from ._faults import FaultInjector, Faults
 from ._sids import plain_sid
@@ -93,6 +94,7 @@ class SandboxState:
     in_flight: dict[str, int] = field(default_factory=dict)  # API requests per account, now
     # Every authorization and revocation, in order: (main account SID, "authorized"/"revoked", permissions).
     connect_log: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
+    export_jobs: ExportJobs = field(default_factory=ExportJobs)  # BulkExport custom jobs
     lock: threading.RLock = field(default_factory=threading.RLock)
     _data: dict[str, AccountData] = field(default_factory=dict)
 
@@ -277,7 +279,7 @@ class SandboxState:
         return DeauthorizeResult(sid, url, response.code)
 
     def reset(self) -> None:
-        """Back to the state right after start: no authorizations, no faults, first app."""
+        """Back to the state right after start: no authorizations, no faults, first app, no export jobs."""
         with self.lock:
             self.authorizations.clear()
             self.connect_log.clear()
@@ -286,3 +288,4 @@ class SandboxState:
             self.connect_accounts.clear()
             self.connect_app = self.initial_app
             self.faults.reset()
+            self.export_jobs.clear()

@@ -215,3 +215,165 @@ def test_twilio_python_lists_days_and_fetches_a_days_redirect(twilio: Client, ex
     fetched = twilio.bulkexports.v1.exports("Calls").days(EXPECTED_DAYS[0]).fetch()
     assert fetched.redirect_to is not None
     assert httpx.get(fetched.redirect_to).status_code == 200
+
+
+# --- custom jobs ----------------------------------------------------------------------
+
+JOB_DAY = (NOW.date() - timedelta(days=10)).isoformat()  # outside the automatic seven days
+
+
+@pytest.fixture
+def writer(sandbox: Sandbox, customer: str, connected: str) -> Iterator[httpx.Client]:
+    """httpx as the Connect App for the first customer, authorized with post-all (a job is a write)."""
+    sandbox.authorize(customer, ("get-all", "post-all"))
+    with httpx.Client(base_url=sandbox.bulkexports_url, auth=(connected, sandbox.owner_auth_token)) as client:
+        yield client
+
+
+def _job(client: httpx.Client, start: str, end: str, resource: str = "Calls", **extra: str) -> httpx.Response:
+    return client.post(
+        f"/v1/Exports/{resource}/Jobs", data={"StartDay": start, "EndDay": end, "FriendlyName": "audit", **extra}
+    )
+
+
+def test_job_is_created_completed_and_listed(writer: httpx.Client) -> None:
+    response = _job(writer, JOB_DAY, JOB_DAY, Email="ops@example.com")
+    assert response.status_code == 201, response.text
+    job = response.json()
+    assert job["job_sid"].startswith("JS") and len(job["job_sid"]) == 34
+    assert (job["start_day"], job["end_day"], job["friendly_name"], job["email"]) == (
+        JOB_DAY,
+        JOB_DAY,
+        "audit",
+        "ops@example.com",
+    )
+    assert job["details"] == [{"status": "Completed", "count": 1, "days": [JOB_DAY]}]
+    listed = writer.get("/v1/Exports/Calls/Jobs").json()
+    assert [j["job_sid"] for j in listed["jobs"]] == [job["job_sid"]] and listed["meta"]["key"] == "jobs"
+    assert writer.get("/v1/Exports/Messages/Jobs").json()["jobs"] == []
+    fetched = writer.get(f"/v1/Exports/Jobs/{job['job_sid']}").json()
+    assert fetched["url"].endswith(f"/v1/Exports/Jobs/{job['job_sid']}")
+
+
+def test_job_sids_are_deterministic_from_the_seed(writer: httpx.Client, sandbox: Sandbox) -> None:
+    first = _job(writer, JOB_DAY, JOB_DAY).json()["job_sid"]
+    sandbox.reset()
+    sandbox.authorize(sandbox.customer_account_sids[0], ("get-all", "post-all"))
+    assert _job(writer, JOB_DAY, JOB_DAY).json()["job_sid"] == first
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"EndDay": "2026-10-01", "FriendlyName": "x"},
+        {"StartDay": "2026-10-01", "FriendlyName": "x"},
+        {"StartDay": "2026-10-01", "EndDay": "2026-10-01"},
+        {"StartDay": "2026-10-05", "EndDay": "2026-10-01", "FriendlyName": "x"},
+        {"StartDay": "2026-10-1", "EndDay": "2026-10-01", "FriendlyName": "x"},
+        {"StartDay": "2026-10-01", "EndDay": "2026-10-01", "FriendlyName": "x", "WebhookUrl": "https://e.x/"},
+        {"StartDay": "2026-10-01", "EndDay": "2026-10-01", "FriendlyName": "x", "WebhookMethod": "POST"},
+    ],
+)
+def test_job_with_bad_fields_is_400(writer: httpx.Client, form: dict[str, str]) -> None:
+    response = writer.post("/v1/Exports/Calls/Jobs", data=form)
+    assert (response.status_code, response.json()["code"]) == (400, 20001), response.text
+
+
+def test_job_end_day_must_be_two_days_before_today(writer: httpx.Client) -> None:
+    yesterday = (NOW.date() - timedelta(days=1)).isoformat()
+    two_ago = (NOW.date() - timedelta(days=2)).isoformat()
+    refused = _job(writer, yesterday, yesterday)
+    assert (refused.status_code, refused.json()["code"]) == (400, 20001)
+    assert _job(writer, two_ago, two_ago).status_code == 201
+
+
+@given(split=st.integers(min_value=1, max_value=365))
+@settings(deadline=None, max_examples=6)
+def test_at_most_366_days_per_utc_day_for_the_family(_sandbox_server: Sandbox, split: int) -> None:
+    sandbox = _sandbox_server
+    sandbox.reset()
+    customer = sandbox.customer_account_sids[0]
+    sandbox.authorize(customer, ("get-all", "post-all"))
+    end = NOW.date() - timedelta(days=2)
+    auth = (sandbox.connected_sid(customer) or "", sandbox.owner_auth_token)
+    with httpx.Client(base_url=sandbox.bulkexports_url, auth=auth) as client:
+        first = _job(client, (end - timedelta(days=split - 1)).isoformat(), end.isoformat())
+        rest = 366 - split
+        if rest:
+            second = _job(client, (end - timedelta(days=rest - 1)).isoformat(), end.isoformat(), "Messages")
+            assert second.status_code == 201
+        over = _job(client, end.isoformat(), end.isoformat())
+        job = first.json()["job_sid"]
+        assert client.delete(f"/v1/Exports/Jobs/{job}").status_code == 204
+        still_over = _job(client, end.isoformat(), end.isoformat())  # deleting gives no days back
+    assert first.status_code == 201
+    assert (over.status_code, over.json()["code"]) == (400, 20001)
+    assert still_over.status_code == 400
+    owner = (sandbox.owner_account_sid, sandbox.owner_auth_token)  # another family: its own quota
+    with httpx.Client(base_url=sandbox.bulkexports_url, auth=owner) as client:
+        assert _job(client, end.isoformat(), end.isoformat()).status_code == 201
+    sandbox.reset()
+
+
+@pytest.mark.parametrize("resource", ["Calls", "Messages"])
+def test_job_days_appear_in_days_with_the_list_apis_records(
+    writer: httpx.Client, sandbox: Sandbox, customer: str, resource: str
+) -> None:
+    assert writer.get(f"/v1/Exports/{resource}/Days/{JOB_DAY}").status_code == 404
+    assert _job(writer, JOB_DAY, JOB_DAY, resource).status_code == 201
+    days = writer.get(f"/v1/Exports/{resource}/Days", params={"PageSize": "400"}).json()["days"]
+    assert [d["day"] for d in days] == [*EXPECTED_DAYS, JOB_DAY]
+    assert days[-1]["friendly_name"] == "audit" and days[-1]["create_date"] == NOW.date().isoformat()
+    records = _file(writer, resource, JOB_DAY)
+    truth = [_as_bulk(r, resource) for r in _list_truth(sandbox, customer, resource, JOB_DAY)]
+    assert truth, "the day should have records to compare"
+    key = lambda r: r["sid"]  # noqa: E731
+    assert sorted(records, key=key) == sorted(truth, key=key)
+
+
+def test_job_files_last_seven_days_after_creation() -> None:
+    from connect_notebook.sandbox._export_jobs import ExportJobs
+
+    jobs = ExportJobs()
+    created = int(NOW.timestamp())
+    fields = {"start": 10, "end": 12, "friendly_name": "x", "webhook_url": None, "webhook_method": None, "email": None}
+    jobs.create(1, "AC" + "0" * 32, "Calls", created, fields)
+    assert sorted(jobs.days("AC" + "0" * 32, "Calls", created + 7 * 86_400 - 1)) == [10, 11, 12]
+    assert jobs.days("AC" + "0" * 32, "Calls", created + 7 * 86_400) == {}
+
+
+def test_deleted_job_is_gone_and_other_families_cannot_see_it(writer: httpx.Client, sandbox: Sandbox) -> None:
+    sid = _job(writer, JOB_DAY, JOB_DAY).json()["job_sid"]
+    owner = httpx.Client(base_url=sandbox.bulkexports_url, auth=(sandbox.owner_account_sid, sandbox.owner_auth_token))
+    with owner:
+        assert owner.get(f"/v1/Exports/Jobs/{sid}").status_code == 404
+        assert owner.delete(f"/v1/Exports/Jobs/{sid}").status_code == 404
+    assert writer.delete(f"/v1/Exports/Jobs/{sid}").status_code == 204
+    gone = writer.get(f"/v1/Exports/Jobs/{sid}")
+    assert (gone.status_code, gone.json()["code"]) == (404, 20404)
+    assert writer.get(f"/v1/Exports/Calls/Days/{JOB_DAY}").status_code == 404
+    assert writer.get("/v1/Exports/Calls/Jobs").json()["jobs"] == []
+
+
+def test_get_all_only_may_not_create_jobs(exports: httpx.Client) -> None:
+    response = _job(exports, JOB_DAY, JOB_DAY)
+    assert (response.status_code, response.json()["code"]) == (403, 20403)
+
+
+def test_reset_clears_jobs(writer: httpx.Client, sandbox: Sandbox, customer: str) -> None:
+    sid = _job(writer, JOB_DAY, JOB_DAY).json()["job_sid"]
+    sandbox.reset()
+    sandbox.authorize(customer, ("get-all", "post-all"))
+    assert writer.get(f"/v1/Exports/Jobs/{sid}").status_code == 404
+    assert writer.get(f"/v1/Exports/Calls/Days/{JOB_DAY}").status_code == 404
+
+
+def test_twilio_python_creates_lists_fetches_and_deletes_jobs(twilio: Client, writer: httpx.Client) -> None:
+    calls = twilio.bulkexports.v1.exports("Calls")
+    created = calls.export_custom_jobs.create(start_day=JOB_DAY, end_day=JOB_DAY, friendly_name="audit")
+    assert created.job_sid is not None
+    assert [j.job_sid for j in calls.export_custom_jobs.list()] == [created.job_sid]
+    fetched = twilio.bulkexports.v1.exports.jobs(created.job_sid).fetch()
+    assert (fetched.start_day, fetched.end_day, fetched.friendly_name) == (JOB_DAY, JOB_DAY, "audit")
+    assert twilio.bulkexports.v1.exports.jobs(created.job_sid).delete() is True
+    assert calls.export_custom_jobs.list() == []

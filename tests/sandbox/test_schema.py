@@ -602,3 +602,18 @@ def test_bulkexports_export_days_and_day_redirect_match_twilio_spec(
     assert (export.status_code, days.status_code, following.status_code, day.status_code) == (200, 200, 200, 307)
     for response in (export, days, following, day):
         assert _schema_errors(openapi_bulkexports, response, BULKEXPORTS_HOST) == []
+
+
+def test_bulkexports_jobs_match_twilio_spec(sandbox: Sandbox, openapi_bulkexports: OpenAPI) -> None:
+    sid = sandbox.customer_account_sids[0]
+    sandbox.authorize(sid, ("get-all", "post-all"))
+    auth = (sandbox.connected_sid(sid) or "", sandbox.owner_auth_token)
+    form = {"StartDay": "2026-10-01", "EndDay": "2026-10-03", "FriendlyName": "audit"}
+    with httpx.Client(base_url=sandbox.bulkexports_url, auth=auth) as client:
+        created = client.post("/v1/Exports/Calls/Jobs", data=form)
+        listed = client.get("/v1/Exports/Calls/Jobs")
+        fetched = client.get(f"/v1/Exports/Jobs/{created.json()['job_sid']}")
+        deleted = client.delete(f"/v1/Exports/Jobs/{created.json()['job_sid']}")
+    assert (created.status_code, listed.status_code, fetched.status_code, deleted.status_code) == (201, 200, 200, 204)
+    for response in (created, listed, fetched, deleted):
+        assert _schema_errors(openapi_bulkexports, response, BULKEXPORTS_HOST) == []

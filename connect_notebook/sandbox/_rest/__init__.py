@@ -17,6 +17,7 @@ from .connect_apps import (
     ConnectAppsHandler,
 )
 from .events import EventHandler, EventsHandler
+from .export_jobs import JobHandler, JobsHandler
 from .insights import CallSummariesHandler, CallSummaryHandler
 from .messages import MessageHandler, MessagesHandler
 from .monitor import AlertHandler, AlertsHandler
@@ -51,4 +52,6 @@ ROUTES: list[tuple[str, type[APIHandler]]] = [
     (_EXPORT + r"/Days", DaysHandler),
     (_EXPORT + r"/Days/(?P<day>[^/]+)", DayHandler),
     (_EXPORT + r"/Files/(?P<day>[0-9-]{10})", DayFileHandler),
+    (_EXPORT + r"/Jobs", JobsHandler),
+    (route(r"/v1/Exports/Jobs/{sid}", sid="JS"), JobHandler),
 ]

@@ -6,7 +6,9 @@ or the customer's whole family for Connect credentials (``get-all``, as Voice
 Insights does; UNCONFIRMED for the real service). ``Days/{Day}`` answers 307 with
 ``{"redirect_to": …}`` (as the spec says) pointing at a signed, short-lived link
 on the sandbox itself, which serves the day's gzip JSON-lines file without auth,
-as an S3 presigned URL does. Which days exist: see ``sandbox._bulkexports``.
+as an S3 presigned URL does. Which days exist: see ``sandbox._bulkexports``, plus
+the days of the family's custom jobs for 7 days after each job's creation
+(``sandbox._export_jobs``; the Jobs resources are in ``export_jobs``).
 """
 
 from __future__ import annotations
@@ -26,21 +28,44 @@ from .._bulkexports import (
 )
 from .._data import AccountData
 from .._errors import SandboxError, bad_request, not_found
+from .._formats import iso8601
 from .._query import list_page
 from .base import APIHandler
 
-__all__ = ["DayFileHandler", "DayHandler", "DaysHandler", "ExportHandler"]
+__all__ = ["BulkExportHandler", "DayFileHandler", "DayHandler", "DaysHandler", "ExportHandler", "family_key"]
 
 DAYS_DEFAULT_PAGE_SIZE = 10  # "only 10 listed unless PageSize is set" (§8.3, twilio-python#650)
 DAYS_MAX_PAGE_SIZE = 400  # §6
 
 
-class _BulkExportHandler(APIHandler):
+class BulkExportHandler(APIHandler):
+    """What BulkExport's resources share: the origin, the link secret, the days that exist."""
+
     def _origin(self) -> str:
         return f"{self.request.protocol}://{self.request.host}"
 
     def _secret(self) -> str:
         return f"bulkexports:{self.state.owner_auth_token}"
+
+    def _days(self, resource: str, account_sid: str) -> dict[int, str | None]:
+        """Days whose file exists now, newest first -> the name of the job that made it (None: automatic)."""
+        jobs = self.state.export_jobs.days(family_key(self, account_sid), resource, self.state.now)
+        out: dict[int, str | None] = dict.fromkeys(available_days(self.state.now))
+        for ordinal, job in jobs.items():
+            out.setdefault(ordinal, job.friendly_name)
+        return dict(sorted(out.items(), reverse=True))
+
+    def _create_date(self, resource: str, account_sid: str, ordinal: int) -> str:
+        if ordinal in available_days(self.state.now):
+            return created_of(ordinal)
+        job = self.state.export_jobs.days(family_key(self, account_sid), resource, self.state.now)[ordinal]
+        return iso8601(job.created)[:10]
+
+
+def family_key(handler: APIHandler, account_sid: str) -> str:
+    """Whose quota and jobs these credentials use: the customer's main account, or the account itself."""
+    connected = handler.state.connected_family(account_sid)
+    return account_sid if connected is None else connected[0].sid
 
 
 def _accounts(handler: APIHandler, account_sid: str) -> list[AccountData]:
@@ -60,7 +85,7 @@ def _ordinal(day: str) -> int:
         raise bad_request(msg) from None
 
 
-class ExportHandler(_BulkExportHandler):
+class ExportHandler(BulkExportHandler):
     """``/v1/Exports/{ResourceType}``: the export resource and its links."""
 
     def get(self, resource: ResourceType) -> None:
@@ -78,7 +103,7 @@ class ExportHandler(_BulkExportHandler):
         )
 
 
-class DaysHandler(_BulkExportHandler):
+class DaysHandler(BulkExportHandler):
     """``/v1/Exports/{ResourceType}/Days``: the day files that exist now, newest first, v1 envelope."""
 
     def get(self, resource: ResourceType) -> None:
@@ -89,8 +114,10 @@ class DaysHandler(_BulkExportHandler):
         if params.page_size > DAYS_MAX_PAGE_SIZE:
             msg = f"PageSize must be between 1 and {DAYS_MAX_PAGE_SIZE}, got {params.page_size}"
             raise bad_request(msg)
-        accounts = _accounts(self, self.principal.account_sid)
-        page = list_page(params, available_days(self.state.now))
+        sid = self.principal.account_sid
+        accounts = _accounts(self, sid)
+        existing = self._days(resource, sid)
+        page = list_page(params, list(existing))
         base = f"{self._origin()}/v1/Exports/{resource}/Days"
 
         def link(page_number: int, token: str | None) -> str:
@@ -105,8 +132,8 @@ class DaysHandler(_BulkExportHandler):
                 {
                     "day": day,
                     "size": len(day_file(resource, ordinal, accounts)),
-                    "create_date": created_of(ordinal),
-                    "friendly_name": None,
+                    "create_date": self._create_date(resource, sid, ordinal),
+                    "friendly_name": existing[ordinal],
                     "resource_type": resource,
                 }
             )
@@ -126,14 +153,14 @@ class DaysHandler(_BulkExportHandler):
         )
 
 
-class DayHandler(_BulkExportHandler):
+class DayHandler(BulkExportHandler):
     """``/v1/Exports/{ResourceType}/Days/{Day}``: 307 to the day file's signed, short-lived link."""
 
     def get(self, resource: ResourceType, day: str) -> None:
         ordinal = _ordinal(day)
-        if ordinal not in available_days(self.state.now):
-            raise not_found(self.request.path)
         sid = self.principal.account_sid
+        if ordinal not in self._days(resource, sid):
+            raise not_found(self.request.path)
         expires = self.state.now + LINK_LIFETIME
         query = urlencode(
             {
@@ -147,7 +174,7 @@ class DayHandler(_BulkExportHandler):
         self.write_json({"redirect_to": target}, status=307)
 
 
-class DayFileHandler(_BulkExportHandler):
+class DayFileHandler(BulkExportHandler):
     """The signed link's target: the gzip JSON-lines file; no Basic auth, the signature is the credential."""
 
     async def prepare(self) -> None:
@@ -164,12 +191,12 @@ class DayFileHandler(_BulkExportHandler):
         if expires <= self.state.now:
             raise SandboxError(403, 20403, "The file link has expired; fetch the Day again for a new one")
         ordinal = _ordinal(day)
-        if ordinal not in available_days(self.state.now):
-            msg = f"The {resource} file for {day} has been deleted (files are kept 7 days after creation)"
-            raise SandboxError(404, 20404, msg)
         account = self.state.account(sid)
         if account is None or (not account.is_owner and self.state.connected_family(sid) is None):
             raise SandboxError(403, 20403, "The credentials that made this link are no longer authorized")
+        if ordinal not in self._days(resource, sid):
+            msg = f"The {resource} file for {day} has been deleted (files are kept 7 days after creation)"
+            raise SandboxError(404, 20404, msg)
         body = day_file(resource, ordinal, _accounts(self, sid))
         self.set_header("Content-Type", "application/gzip")
         self.set_header("Content-Disposition", f'attachment; filename="{day}.json.gz"')
