@@ -57,7 +57,7 @@ account comes near this; a listing that gets here has links that never end.
 # The ConnectApp URLs that are APIs, and so get the owner's credentials; a listing must start on one
 # of them and stay on its origin. Every ``*_url`` field of ConnectApp is in exactly one of these two
 # lists (a test checks), so a URL the app gains later (Insights, BulkExport) is trusted only on purpose.
-API_URL_FIELDS = ("api_url", "monitor_url", "insights_url")
+API_URL_FIELDS = ("api_url", "monitor_url", "insights_url", "bulkexports_url")
 NO_CREDENTIALS_URL_FIELDS = ("authorize_base_url",)  # the authorize page a browser opens, never fetched here
 # BulkExport (issue 13, not built yet) answers a day's file with a redirect to a signed download URL on
 # another host. That URL must be fetched *without* credentials (a plain request, not through this client):
@@ -157,7 +157,7 @@ class APIClient:
             "limits": httpx.Limits(max_connections=64, max_keepalive_connections=64),
             "transport": transport,
             # Loading CA certificates costs tens of milliseconds: only when a URL is https.
-            "verify": any(u.startswith("https:") for u in (app.api_url, app.monitor_url, app.insights_url)),
+            "verify": any(getattr(app, name).startswith("https:") for name in API_URL_FIELDS),
         }
         self._client: httpx.Client | None = None
         self._client_lock = threading.Lock()

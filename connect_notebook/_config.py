@@ -40,6 +40,7 @@ __all__ = [
 DEFAULT_API_URL = "https://api.twilio.com"
 DEFAULT_MONITOR_URL = "https://monitor.twilio.com"
 DEFAULT_INSIGHTS_URL = "https://insights.twilio.com"
+DEFAULT_BULKEXPORTS_URL = "https://bulkexports.twilio.com"
 DEFAULT_AUTHORIZE_BASE_URL = "https://www.twilio.com"
 DEFAULT_CONCURRENCY = 16  # requests in flight per load; halves on 429 (Twilio publishes no limit, §8.6)
 DEFAULT_LOOKBACK_DAYS = 3
@@ -64,6 +65,11 @@ ENV_VARS = (
     EnvVar("CONNECT_NOTEBOOK_MONITOR_URL", DEFAULT_MONITOR_URL, "Base URL of the Monitor API (alerts)."),
     EnvVar(
         "CONNECT_NOTEBOOK_INSIGHTS_URL", DEFAULT_INSIGHTS_URL, "Base URL of the Voice Insights API (call summaries)."
+    ),
+    EnvVar(
+        "CONNECT_NOTEBOOK_BULKEXPORTS_URL",
+        DEFAULT_BULKEXPORTS_URL,
+        "Base URL of the BulkExport API (history past the list APIs' retention).",
     ),
     EnvVar(
         "CONNECT_NOTEBOOK_AUTHORIZE_BASE_URL",
@@ -153,8 +159,9 @@ class ConnectApp:
     api_url, monitor_url, authorize_base_url
         Where Twilio's REST API, Monitor API and authorize page live; the sandbox
         (or a proxy) changes them.
-    insights_url
-        Where the Voice Insights API lives (call summaries).
+    insights_url, bulkexports_url
+        Where the Voice Insights API (call summaries) and the BulkExport API (history
+        past the list APIs' retention, one file per UTC day) live.
     cache_dir
         Folder for the parquet cache of completed days; None turns caching off.
     concurrency
@@ -168,6 +175,7 @@ class ConnectApp:
     monitor_url: str = DEFAULT_MONITOR_URL
     authorize_base_url: str = DEFAULT_AUTHORIZE_BASE_URL
     insights_url: str = DEFAULT_INSIGHTS_URL
+    bulkexports_url: str = DEFAULT_BULKEXPORTS_URL
     cache_dir: Path | None = None
     concurrency: int = DEFAULT_CONCURRENCY
 
@@ -177,7 +185,7 @@ class ConnectApp:
         if not isinstance(self.auth_token, str) or not self.auth_token:
             msg = "auth_token must be the owner's Auth Token (a non-empty string); copy it from the Twilio Console"
             raise ConfigError(msg)
-        for name in ("api_url", "monitor_url", "authorize_base_url", "insights_url"):
+        for name in ("api_url", "monitor_url", "authorize_base_url", "insights_url", "bulkexports_url"):
             object.__setattr__(self, name, _check_url(getattr(self, name), name))
         if self.cache_dir is not None:
             object.__setattr__(self, "cache_dir", _check_folder(self.cache_dir, "cache_dir"))
@@ -214,6 +222,7 @@ class ConnectApp:
             monitor_url=get("CONNECT_NOTEBOOK_MONITOR_URL"),
             authorize_base_url=get("CONNECT_NOTEBOOK_AUTHORIZE_BASE_URL"),
             insights_url=get("CONNECT_NOTEBOOK_INSIGHTS_URL"),
+            bulkexports_url=get("CONNECT_NOTEBOOK_BULKEXPORTS_URL"),
             cache_dir=Path(cache) if cache else None,
         )
 

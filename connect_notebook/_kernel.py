@@ -46,6 +46,7 @@ def app_for_sandbox(sandbox: Sandbox) -> ConnectApp:
         api_url=sandbox.api_url,
         monitor_url=sandbox.monitor_url,
         insights_url=sandbox.insights_url,
+        bulkexports_url=sandbox.bulkexports_url,
         authorize_base_url=sandbox.url,
     )
 

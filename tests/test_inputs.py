@@ -512,7 +512,9 @@ APP_BAD: dict[str, list[Any]] = {
         bad(65, ConfigError, "over-64"),
     ],
 }
-APP_BAD["monitor_url"] = APP_BAD["insights_url"] = APP_BAD["authorize_base_url"] = APP_BAD["api_url"]
+APP_BAD["monitor_url"] = APP_BAD["insights_url"] = APP_BAD["bulkexports_url"] = APP_BAD["authorize_base_url"] = APP_BAD[
+    "api_url"
+]
 
 
 @pytest.mark.parametrize(
