@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import httpx
 import pytest
@@ -25,9 +24,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from openapi_core import OpenAPI
 from openapi_core.configurations import Config
-from openapi_core.datatypes import RequestParameters
+from spec_support import schema_errors
 from twilio.rest import Client
-from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from connect_notebook.sandbox import Profile, Sandbox
 from connect_notebook.sandbox._data import Call
@@ -328,39 +326,8 @@ def _allow_null_in_nullable_enums(node: Any) -> Any:
     return node
 
 
-class _SpecRequest:
-    """An httpx request as openapi-core sees it, addressed to insights.twilio.com."""
-
-    def __init__(self, request: httpx.Request) -> None:
-        self.host_url = INSIGHTS_HOST
-        self.path = request.url.path
-        self.method = request.method.lower()
-        self.body: bytes | None = None
-        self.content_type = "application/x-www-form-urlencoded"
-        self.parameters = RequestParameters(
-            query=ImmutableMultiDict(parse_qs(request.url.query.decode(), keep_blank_values=True)),
-            header=Headers(dict(request.headers)),
-            cookie=ImmutableMultiDict(),
-        )
-
-
-class _SpecResponse:
-    def __init__(self, response: httpx.Response) -> None:
-        self.status_code = response.status_code
-        self.data = response.content
-        self.content_type = response.headers.get("Content-Type", "")
-        self.headers = Headers(dict(response.headers))
-
-
 def _schema_errors(app: OpenAPI, response: httpx.Response) -> list[str]:
-    lines = []
-    for error in app.iter_response_errors(_SpecRequest(response.request), _SpecResponse(response)):
-        details = getattr(error.__cause__, "schema_errors", None)
-        if not details:
-            lines.append(f"{type(error).__name__}: {error.__cause__ or error}")
-            continue
-        lines.extend(f"{'/'.join(map(str, d.absolute_path))}: {d.message[:200]}" for d in details)
-    return lines
+    return schema_errors(app, response, INSIGHTS_HOST)
 
 
 @pytest.fixture(scope="session")

@@ -28,8 +28,7 @@ import httpx
 import pytest
 from openapi_core import OpenAPI
 from openapi_core.configurations import Config
-from openapi_core.datatypes import RequestParameters
-from werkzeug.datastructures import Headers, ImmutableMultiDict
+from spec_support import schema_errors
 
 from connect_notebook.sandbox import Profile, Sandbox
 
@@ -165,52 +164,6 @@ def openapi_monitor(raw_monitor_spec: dict[str, Any]) -> OpenAPI:
     return _openapi(_patch_nullable_enums(copy.deepcopy(raw_monitor_spec)))
 
 
-# --- adapters from httpx to openapi-core's request/response protocols ---------------
-
-
-class _SpecRequest:
-    """An httpx request as openapi-core sees it, addressed to the Twilio host it stands for.
-
-    The specs declare ``servers`` on Twilio's hosts; the sandbox serves the same paths
-    on 127.0.0.1, so the operation is looked up with the host swapped back.
-    """
-
-    def __init__(self, request: httpx.Request, host_url: str) -> None:
-        self.host_url = host_url
-        self.path = request.url.path
-        self.method = request.method.lower()
-        self.body: bytes | None = None
-        self.content_type = "application/x-www-form-urlencoded"
-        self.parameters = RequestParameters(
-            query=ImmutableMultiDict(parse_qs(request.url.query.decode(), keep_blank_values=True)),
-            header=Headers(dict(request.headers)),
-            cookie=ImmutableMultiDict(),
-        )
-
-
-class _SpecResponse:
-    """An httpx response as openapi-core sees it."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self.status_code = response.status_code
-        self.data = response.content
-        self.content_type = response.headers.get("Content-Type", "")
-        self.headers = Headers(dict(response.headers))
-
-
-def _schema_errors(app: OpenAPI, response: httpx.Response, host_url: str) -> list[str]:
-    """Every schema violation in ``response``, as ``path: message`` lines."""
-    lines = []
-    for error in app.iter_response_errors(_SpecRequest(response.request, host_url), _SpecResponse(response)):
-        cause = error.__cause__
-        details = getattr(cause, "schema_errors", None)
-        if not details:
-            lines.append(f"{type(error).__name__}: {cause or error}")
-            continue
-        lines.extend(f"{'/'.join(map(str, d.absolute_path))}: {d.message[:200]}" for d in details)
-    return lines
-
-
 # --- clients -------------------------------------------------------------------
 
 
@@ -319,7 +272,7 @@ def test_2010_response_matches_twilio_spec(
         # A list must have records, or its item schema is never exercised.
         [records] = [v for k, v in body.items() if k not in META_KEYS]
         assert len(records) > 0
-    assert _schema_errors(openapi_2010, response, API_HOST) == []
+    assert schema_errors(openapi_2010, response, API_HOST) == []
 
 
 FAMILY_CASES = [
@@ -352,7 +305,7 @@ def test_family_lists_and_subaccount_records_match_twilio_spec(
         assert {a["owner_account_sid"] for a in body["accounts"]} == {customer}
     if "calls" in body:
         assert bool(body["calls"]) is (template.count("{closed}") == 1)
-    assert _schema_errors(openapi_2010, response, API_HOST) == []
+    assert schema_errors(openapi_2010, response, API_HOST) == []
 
 
 def test_in_progress_call_matches_twilio_spec(openapi_2010: OpenAPI) -> None:
@@ -373,8 +326,8 @@ def test_in_progress_call_matches_twilio_spec(openapi_2010: OpenAPI) -> None:
     body = fetched.json()
     assert (body["end_time"], body["duration"], body["price"]) == (None, None, None)
     assert call in [c["sid"] for c in listed.json()["calls"]]
-    assert _schema_errors(openapi_2010, fetched, API_HOST) == []
-    assert _schema_errors(openapi_2010, listed, API_HOST) == []
+    assert schema_errors(openapi_2010, fetched, API_HOST) == []
+    assert schema_errors(openapi_2010, listed, API_HOST) == []
 
 
 def test_monitor_alerts_list_matches_twilio_spec(monitor_api: httpx.Client, openapi_monitor: OpenAPI) -> None:
@@ -384,7 +337,7 @@ def test_monitor_alerts_list_matches_twilio_spec(monitor_api: httpx.Client, open
     alerts = response.json()["alerts"]
     # Both kinds of alert (raised by a webhook request, and not) are in the sample.
     assert {a["request_method"] is None for a in alerts} == {True, False}
-    assert _schema_errors(openapi_monitor, response, MONITOR_HOST) == []
+    assert schema_errors(openapi_monitor, response, MONITOR_HOST) == []
 
 
 @pytest.mark.parametrize("with_request", [True, False], ids=["raised-by-a-request", "no-request"])
@@ -396,7 +349,7 @@ def test_monitor_alert_fetch_matches_twilio_spec(
     response = monitor_api.get(f"/v1/Alerts/{sid}")
     assert response.status_code == 200, response.text
     assert response.json()["sid"] == sid
-    assert _schema_errors(openapi_monitor, response, MONITOR_HOST) == []
+    assert schema_errors(openapi_monitor, response, MONITOR_HOST) == []
 
 
 def test_schema_check_rejects_a_call_with_a_numeric_duration(
@@ -406,7 +359,7 @@ def test_schema_check_rejects_a_call_with_a_numeric_duration(
     record = next(c for c in sandbox.calls(customer) if c["duration"] is not None)
     forged = {**record, "duration": int(record["duration"]), "start_time": "2026-10-01T00:00:00Z"}
     response = httpx.Response(200, json=forged, request=httpx.Request("GET", f"{API_HOST}{record['uri']}"))
-    errors = _schema_errors(openapi_2010, response, API_HOST)
+    errors = schema_errors(openapi_2010, response, API_HOST)
     assert any(e.startswith("duration:") for e in errors), errors
     assert any(e.startswith("start_time:") for e in errors), errors
 
@@ -418,7 +371,7 @@ def test_schema_check_rejects_an_account_with_an_unknown_status_or_type(
     record = api.get(f"/2010-04-01/Accounts/{customer}.json").json()
     forged = {**record, "status": "frozen", "type": "Premium", "owner_account_sid": "AC123"}
     request = httpx.Request("GET", f"{API_HOST}/2010-04-01/Accounts/{customer}.json")
-    errors = _schema_errors(openapi_2010, httpx.Response(200, json=forged, request=request), API_HOST)
+    errors = schema_errors(openapi_2010, httpx.Response(200, json=forged, request=request), API_HOST)
     for field in ("status", "type", "owner_account_sid"):
         assert any(e.startswith(f"{field}:") for e in errors), errors
 
@@ -541,15 +494,15 @@ def test_monitor_events_list_and_fetch_match_twilio_spec(sandbox: Sandbox, opena
         assert listed.status_code == 200, listed.text
         events = listed.json()["events"]
         assert {e["source"] for e in events} == {"web", "api", "twilio"}
-        assert _schema_errors(openapi_monitor, listed, MONITOR_HOST) == []
+        assert schema_errors(openapi_monitor, listed, MONITOR_HOST) == []
         paged = client.get("/v1/Events", params={"PageSize": 3, "EventType": "account.updated"})
         assert paged.json()["meta"]["next_page_url"] is not None
-        assert _schema_errors(openapi_monitor, paged, MONITOR_HOST) == []
+        assert schema_errors(openapi_monitor, paged, MONITOR_HOST) == []
         for kind in sorted({e["event_type"] for e in events}):
             sid = next(e["sid"] for e in events if e["event_type"] == kind)
             fetched = client.get(f"/v1/Events/{sid}")
             assert fetched.status_code == 200, fetched.text
-            assert _schema_errors(openapi_monitor, fetched, MONITOR_HOST) == [], kind
+            assert schema_errors(openapi_monitor, fetched, MONITOR_HOST) == [], kind
 
 
 def test_schema_check_rejects_an_event_with_an_account_as_actor(openapi_monitor: OpenAPI) -> None:
@@ -571,7 +524,7 @@ def test_schema_check_rejects_an_event_with_an_account_as_actor(openapi_monitor:
         "url": f"{MONITOR_HOST}/v1/Events/AE{'a' * 32}",
     }
     request = httpx.Request("GET", f"{MONITOR_HOST}/v1/Events/AE{'a' * 32}")
-    errors = _schema_errors(openapi_monitor, httpx.Response(200, json=forged, request=request), MONITOR_HOST)
+    errors = schema_errors(openapi_monitor, httpx.Response(200, json=forged, request=request), MONITOR_HOST)
     assert any(e.startswith("actor_sid:") for e in errors), errors
 
 
@@ -601,7 +554,7 @@ def test_bulkexports_export_days_and_day_redirect_match_twilio_spec(
         day = client.get(f"/v1/Exports/{resource}/Days/{days.json()['days'][0]['day']}")
     assert (export.status_code, days.status_code, following.status_code, day.status_code) == (200, 200, 200, 307)
     for response in (export, days, following, day):
-        assert _schema_errors(openapi_bulkexports, response, BULKEXPORTS_HOST) == []
+        assert schema_errors(openapi_bulkexports, response, BULKEXPORTS_HOST) == []
 
 
 def test_bulkexports_jobs_match_twilio_spec(sandbox: Sandbox, openapi_bulkexports: OpenAPI) -> None:
@@ -616,4 +569,4 @@ def test_bulkexports_jobs_match_twilio_spec(sandbox: Sandbox, openapi_bulkexport
         deleted = client.delete(f"/v1/Exports/Jobs/{created.json()['job_sid']}")
     assert (created.status_code, listed.status_code, fetched.status_code, deleted.status_code) == (201, 200, 200, 204)
     for response in (created, listed, fetched, deleted):
-        assert _schema_errors(openapi_bulkexports, response, BULKEXPORTS_HOST) == []
+        assert schema_errors(openapi_bulkexports, response, BULKEXPORTS_HOST) == []
