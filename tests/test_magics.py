@@ -290,38 +290,38 @@ def test_behind_jupyterhub_the_printed_urls_are_the_servers_own_proxy_route(
     assert "Behind JupyterHub" not in out  # the address is known: no warning
 
 
-def test_a_hub_served_from_loopback_is_still_a_hub_with_a_known_address(
-    ip: Any, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("public_url", "callback"),
+    [
+        # A hub served from 127.0.0.1 is still a hub whose address is known.
+        pytest.param(
+            "http://127.0.0.1:8000/user/alice/", "http://127.0.0.1:8000/user/alice/proxy/{port}", id="loopback-hub"
+        ),
+        # JupyterHub before 5.0, or without c.JupyterHub.public_url: the variable is empty.
+        pytest.param("", "http://127.0.0.1:{port}", id="address-unknown"),
+    ],
+)
+def test_behind_a_hub_the_extension_uses_its_address_or_says_what_to_set(
+    public_url: str,
+    callback: str,
+    ip: Any,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("CONNECT_NOTEBOOK_CALLBACK_PORT", "0")
     monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/alice/")
-    monkeypatch.setenv("JUPYTERHUB_PUBLIC_URL", "http://127.0.0.1:8000/user/alice/")
+    monkeypatch.setenv("JUPYTERHUB_PUBLIC_URL", public_url)
     use_sandbox(sandbox)
     ip.run_line_magic("load_ext", EXT)
     out = capsys.readouterr().out
     connection = current().connection
     assert connection is not None
     port = connection.server.port
-    assert printed_urls(out)[0] == f"http://127.0.0.1:8000/user/alice/proxy/{port}/connect/authorize"
-    assert "Behind JupyterHub" not in out
-
-
-def test_behind_a_hub_that_did_not_say_its_address_the_extension_says_what_to_set(
-    ip: Any, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # JupyterHub before 5.0, or without c.JupyterHub.public_url: JUPYTERHUB_PUBLIC_URL empty or absent.
-    monkeypatch.setenv("CONNECT_NOTEBOOK_CALLBACK_PORT", "0")
-    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/alice/")
-    monkeypatch.setenv("JUPYTERHUB_PUBLIC_URL", "")
-    use_sandbox(sandbox)
-    ip.run_line_magic("load_ext", EXT)
-    out = capsys.readouterr().out
-    connection = current().connection
-    assert connection is not None
-    port = connection.server.port
-    assert printed_urls(out)[0] == f"http://127.0.0.1:{port}/connect/authorize"
-    assert "Behind JupyterHub, but the hub did not give its public address" in out
-    assert f"CONNECT_NOTEBOOK_PUBLIC_URL to https://<your hub's address>/user/alice/proxy/{port}" in out
+    assert printed_urls(out)[0] == callback.format(port=port) + "/connect/authorize"
+    told = f"CONNECT_NOTEBOOK_PUBLIC_URL to https://<your hub's address>/user/alice/proxy/{port}" in out
+    assert told == (public_url == "")
+    assert ("Behind JupyterHub, but the hub did not give its public address" in out) == (public_url == "")
 
 
 # -- the Connect flow through the extension --
