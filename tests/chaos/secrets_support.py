@@ -196,6 +196,8 @@ def connect_env(creds: Credentials, workdir: Path) -> dict[str, str]:
         "CONNECT_NOTEBOOK_CONNECT_APP_SID": creds.connect_app_sid,
         "CONNECT_NOTEBOOK_API_URL": creds.url,
         "CONNECT_NOTEBOOK_MONITOR_URL": creds.url,
+        "CONNECT_NOTEBOOK_INSIGHTS_URL": creds.url,
+        "CONNECT_NOTEBOOK_BULKEXPORTS_URL": creds.url,
         "CONNECT_NOTEBOOK_AUTHORIZE_BASE_URL": creds.url,
         "CONNECT_NOTEBOOK_REGISTER_CALLBACK": "1",
         "CONNECT_NOTEBOOK_CALLBACK_PORT": "0",
