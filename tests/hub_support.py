@@ -12,7 +12,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from lab_support import free_port, isolated_env
+from lab_support import follow_log, free_port, isolated_env
 
 ROOT = Path(__file__).resolve().parents[1]
 # make test installs it here; a conda environment (environment.yml) has it on PATH.
@@ -126,18 +125,7 @@ def jupyterhub(tmp_path: Path, notebooks: Path, *, environment: Mapping[str, str
         cwd=folder,
     )
     hub = Hub(f"http://127.0.0.1:{port}/", proc)
-    ready = threading.Event()
-
-    def drain() -> None:  # also keeps the pipe empty
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            hub.log.append(line)
-            if READY in line:
-                ready.set()
-        ready.set()  # the process ended: do not leave the waiter hanging
-
-    reader = threading.Thread(target=drain, name="hub-log", daemon=True)
-    reader.start()
+    ready, reader = follow_log(proc, READY, hub.log, "hub-log")
     try:
         if not ready.wait(TIMEOUT) or proc.poll() is not None:
             pytest.fail("JupyterHub did not start:\n" + "".join(hub.log))

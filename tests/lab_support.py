@@ -28,6 +28,29 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def follow_log(
+    proc: subprocess.Popen[str], ready_text: str, log: list[str], name: str
+) -> tuple[threading.Event, threading.Thread]:
+    """Read ``proc``'s stderr into ``log`` on a daemon thread (keeping the pipe empty).
+
+    The event is set at the first line holding ``ready_text``, or when the process ends,
+    so a waiter is never left hanging.
+    """
+    ready = threading.Event()
+
+    def drain() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            log.append(line)
+            if ready_text in line:
+                ready.set()
+        ready.set()
+
+    reader = threading.Thread(target=drain, name=name, daemon=True)
+    reader.start()
+    return ready, reader
+
+
 def isolated_env(home: Path, **extra: str) -> dict[str, str]:
     """This environment without credentials, hub or pytest variables; Jupyter's folders under ``home``."""
     env = {
@@ -102,18 +125,7 @@ def jupyterlab(
         cwd=tmp_path,
     )
     lab = Lab(f"http://127.0.0.1:{port}{base_url.rstrip('/')}", token, port, proc)
-    ready = threading.Event()
-
-    def drain() -> None:  # also keeps the pipe empty
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            lab.log.append(line)
-            if READY in line:
-                ready.set()
-        ready.set()  # the process ended: do not leave the waiter hanging
-
-    reader = threading.Thread(target=drain, name="lab-log", daemon=True)
-    reader.start()
+    ready, reader = follow_log(proc, READY, lab.log, "lab-log")
     http = httpx.Client(headers=lab.headers, timeout=TIMEOUT, trust_env=False)
     try:
         if not ready.wait(TIMEOUT) or proc.poll() is not None:

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from clock_support import FakeClock
 
 from connect_notebook import load_calls
 from connect_notebook._callback import CallbackServer, StateTokens
@@ -28,19 +29,6 @@ from connect_notebook._signature import compute_signature
 from connect_notebook.sandbox import Sandbox
 
 TTL = 600.0
-
-
-class FakeClock:
-    """A monotonic clock that only moves when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass

@@ -27,7 +27,15 @@ from ._errors import SandboxError, bad_request
 from ._formats import DAY, day_of, iso8601
 from ._sids import plain_sid
 
-__all__ = ["DAILY_DAY_QUOTA", "JOB_FILE_LIFETIME_DAYS", "MIN_END_DAY_AGE", "ExportJob", "ExportJobs", "parse_job"]
+__all__ = [
+    "DAILY_DAY_QUOTA",
+    "JOB_FILE_LIFETIME_DAYS",
+    "MIN_END_DAY_AGE",
+    "ExportJob",
+    "ExportJobs",
+    "parse_day",
+    "parse_job",
+]
 
 DAILY_DAY_QUOTA = 366
 MIN_END_DAY_AGE = 2  # EndDay at least this many days before today
@@ -85,7 +93,8 @@ class ExportJob:
         return out
 
 
-def _day(name: str, value: str) -> int:
+def parse_day(name: str, value: str) -> int:
+    """A ``YYYY-MM-DD`` field (StartDay, EndDay, a Days path) as a day ordinal; 400 / 20001 otherwise."""
     try:
         if len(value) != 10:
             raise ValueError(value)
@@ -101,7 +110,7 @@ def parse_job(form: Mapping[str, str], now: int) -> dict[str, Any]:
         if not form.get(name):
             msg = f"Missing required parameter {name} in the post body"
             raise bad_request(msg)
-    start, end = _day("StartDay", form["StartDay"]), _day("EndDay", form["EndDay"])
+    start, end = parse_day("StartDay", form["StartDay"]), parse_day("EndDay", form["EndDay"])
     if start > end:
         msg = f"StartDay {form['StartDay']} is after EndDay {form['EndDay']}"
         raise bad_request(msg)

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
+from clock_support import FakeClock
 from hypothesis import strategies as st
 
 from chaos.callback_wire import AUTHORIZE, DEAUTHORIZE, TIMEOUT, Probe, query, with_query
@@ -50,19 +51,6 @@ __all__ = [
 
 TTL = 600.0  # lifetime of a state token on the server's fake clock
 EXPIRED = 20  # states issued and then left to expire
-
-
-class FakeClock:
-    """A monotonic clock that moves only when told to (expires state tokens without waiting)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from .._bulkexports import (
 )
 from .._data import AccountData
 from .._errors import SandboxError, bad_request, not_found
+from .._export_jobs import parse_day
 from .._formats import iso8601
 from .._query import list_page
 from .base import APIHandler
@@ -73,16 +74,6 @@ def _accounts(handler: APIHandler, account_sid: str) -> list[AccountData]:
     connected = handler.state.connected_family(account_sid)
     sids = [account_sid] if connected is None else [a.sid for a in connected[2]]
     return [handler.state.data(sid) for sid in sids]
-
-
-def _ordinal(day: str) -> int:
-    try:
-        if len(day) != 10:
-            raise ValueError(day)
-        return date.fromisoformat(day).toordinal()
-    except ValueError:
-        msg = f"Day must be a date like 2026-10-30 (YYYY-MM-DD), got {day[:40]!r}"
-        raise bad_request(msg) from None
 
 
 class ExportHandler(BulkExportHandler):
@@ -157,7 +148,7 @@ class DayHandler(BulkExportHandler):
     """``/v1/Exports/{ResourceType}/Days/{Day}``: 307 to the day file's signed, short-lived link."""
 
     def get(self, resource: ResourceType, day: str) -> None:
-        ordinal = _ordinal(day)
+        ordinal = parse_day("Day", day)
         sid = self.principal.account_sid
         if ordinal not in self._days(resource, sid):
             raise not_found(self.request.path)
@@ -190,7 +181,7 @@ class DayFileHandler(BulkExportHandler):
             raise SandboxError(403, 20403, "The file link's signature does not match; fetch the Day again")
         if expires <= self.state.now:
             raise SandboxError(403, 20403, "The file link has expired; fetch the Day again for a new one")
-        ordinal = _ordinal(day)
+        ordinal = parse_day("Day", day)
         account = self.state.account(sid)
         if account is None or (not account.is_owner and self.state.connected_family(sid) is None):
             raise SandboxError(403, 20403, "The credentials that made this link are no longer authorized")
