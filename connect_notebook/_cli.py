@@ -30,6 +30,7 @@ def _sandbox_env(sb: object) -> dict[str, str]:
         "CONNECT_NOTEBOOK_MONITOR_URL": sb.monitor_url,
         "CONNECT_NOTEBOOK_INSIGHTS_URL": sb.insights_url,
         "CONNECT_NOTEBOOK_BULKEXPORTS_URL": sb.bulkexports_url,
+        "CONNECT_NOTEBOOK_CALL_RETENTION_DAYS": str(sb.call_retention_days),
         "CONNECT_NOTEBOOK_AUTHORIZE_BASE_URL": sb.url,
         "CONNECT_NOTEBOOK_SANDBOX_CUSTOMERS": ",".join(sb.connected_account_sids),
         # The lab's sandbox is ours to configure: %load_ext registers the kernel's callback on it.

@@ -160,6 +160,7 @@ class APIClient:
             "verify": any(getattr(app, name).startswith("https:") for name in API_URL_FIELDS),
         }
         self._client: httpx.Client | None = None
+        self._bare: httpx.Client | None = None  # no credentials: for signed links (BulkExport's files)
         self._client_lock = threading.Lock()
         configured = (getattr(app, name, None) for name in API_URL_FIELDS)
         self._api_origins = {_origin(httpx.URL(u)) for u in configured if u} - {None}
@@ -172,11 +173,21 @@ class APIClient:
                 self._client = httpx.Client(**self._options)
             return self._client
 
-    def close(self) -> None:
-        """Close the connection pool."""
+    @property
+    def _anonymous(self) -> httpx.Client:
+        """A second pool that sends no credentials, for links that are their own credential."""
         with self._client_lock:
-            if self._client is not None:
-                self._client.close()
+            if self._bare is None:
+                options = {k: v for k, v in self._options.items() if k != "auth"}
+                self._bare = httpx.Client(**{**options, "verify": True})
+            return self._bare
+
+    def close(self) -> None:
+        """Close the connection pools."""
+        with self._client_lock:
+            for pool in (self._client, self._bare):
+                if pool is not None:
+                    pool.close()
 
     def __enter__(self) -> Self:
         return self
@@ -193,12 +204,22 @@ class APIClient:
         return uri if uri[:8].lower().startswith(("http://", "https://")) else f"{self.app.api_url}{uri}"
 
     def fetch(
-        self, url: str, decode: Callable[[bytes], T], *, what: str = "page", form: dict[str, str] | None = None
+        self,
+        url: str,
+        decode: Callable[[bytes], T],
+        *,
+        what: str = "page",
+        form: dict[str, str] | None = None,
+        ok: tuple[int, ...] = (200,),
+        credentials: bool = True,
     ) -> T:
         """GET ``url`` (POST ``form`` if given) and return ``decode(body)``, retrying until it works.
 
         ``decode`` raising ``ValueError`` (or any exception) counts as an
-        undecodable body and is retried like a dropped connection.
+        undecodable body and is retried like a dropped connection. ``ok`` are the
+        statuses that carry the answer (201 for a creation, 307 for BulkExport's
+        redirect). ``credentials=False`` sends none: for a signed link on another
+        host, such as a BulkExport file's, which must not see the Auth Token.
         """
         # The last failure: our APIError, or a description of an httpx error or undecodable body. The
         # exceptions themselves are not kept: an httpx error's .request holds the Authorization header.
@@ -207,15 +228,16 @@ class APIClient:
             retry_after: float | None = None
             try:
                 with self.throttle or _NO_THROTTLE:
+                    http = self._http if credentials else self._anonymous
                     if form is None:
-                        response = self._http.get(url)
-                    else:  # only idempotent updates are posted, so they may be retried too
-                        response = self._http.post(url, data=form)
+                        response = http.get(url)
+                    else:  # retried too: see each caller for why posting twice does no harm
+                        response = http.post(url, data=form)
                     body = response.read()
             except httpx.TransportError as exc:
                 last = self._describe(exc)
             else:
-                if response.status_code == 200:
+                if response.status_code in ok:
                     try:
                         result = decode(body)
                     except Exception as exc:  # noqa: BLE001 - any decode failure means a bad body, worth a retry

@@ -23,6 +23,7 @@ from ._redact import shown
 
 __all__ = [
     "DEFAULT_API_URL",
+    "DEFAULT_CALL_RETENTION_DAYS",
     "DEFAULT_AUTHORIZE_BASE_URL",
     "DEFAULT_CONCURRENCY",
     "DEFAULT_LOOKBACK_DAYS",
@@ -44,6 +45,10 @@ DEFAULT_BULKEXPORTS_URL = "https://bulkexports.twilio.com"
 DEFAULT_AUTHORIZE_BASE_URL = "https://www.twilio.com"
 DEFAULT_CONCURRENCY = 16  # requests in flight per load; halves on 429 (Twilio publishes no limit, §8.6)
 DEFAULT_LOOKBACK_DAYS = 3
+# The calls list serves "13 months" (twilio-api-notes.md §8.3; the exact figure is UNCONFIRMED): older calls
+# are read from BulkExport. 395 days is 13 months of 30.4 days.
+DEFAULT_CALL_RETENTION_DAYS = 395
+MAX_CALL_RETENTION_DAYS = 20 * 366
 DEFAULT_CALLBACK_PORT = 8791  # the Authorize URL registered on the Connect App names it
 CREDENTIALS = ("CONNECT_NOTEBOOK_ACCOUNT_SID", "CONNECT_NOTEBOOK_AUTH_TOKEN", "CONNECT_NOTEBOOK_CONNECT_APP_SID")
 
@@ -70,6 +75,11 @@ ENV_VARS = (
         "CONNECT_NOTEBOOK_BULKEXPORTS_URL",
         DEFAULT_BULKEXPORTS_URL,
         "Base URL of the BulkExport API (history past the list APIs' retention).",
+    ),
+    EnvVar(
+        "CONNECT_NOTEBOOK_CALL_RETENTION_DAYS",
+        str(DEFAULT_CALL_RETENTION_DAYS),
+        "Days back the calls list serves (Twilio's figure is unconfirmed); older calls come from BulkExport.",
     ),
     EnvVar(
         "CONNECT_NOTEBOOK_AUTHORIZE_BASE_URL",
@@ -166,6 +176,11 @@ class ConnectApp:
         Folder for the parquet cache of completed days; None turns caching off.
     concurrency
         How many requests one load keeps in flight (16 by default; halved on 429, then regained).
+    call_retention_days
+        How many days back from today Twilio's calls list still serves (395, about
+        13 months, by default; Twilio's exact figure is unconfirmed). ``load_calls``
+        reads older days from BulkExport. Messages are listed for 400 days, a
+        documented figure, so it has no setting.
     """
 
     account_sid: str
@@ -178,6 +193,7 @@ class ConnectApp:
     bulkexports_url: str = DEFAULT_BULKEXPORTS_URL
     cache_dir: Path | None = None
     concurrency: int = DEFAULT_CONCURRENCY
+    call_retention_days: int = DEFAULT_CALL_RETENTION_DAYS
 
     def __post_init__(self) -> None:
         check_sid(self.account_sid, "AC", "account_sid")
@@ -193,6 +209,13 @@ class ConnectApp:
         concurrency = self.concurrency
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= 64:
             msg = f"concurrency must be a whole number from 1 to 64, got {shown(self.concurrency)}"
+            raise ConfigError(msg)
+        days = self.call_retention_days
+        if isinstance(days, bool) or not isinstance(days, int) or not 7 <= days <= MAX_CALL_RETENTION_DAYS:
+            msg = (
+                f"call_retention_days must be a whole number of days from 7 to {MAX_CALL_RETENTION_DAYS}, "
+                f"got {shown(days)}"
+            )
             raise ConfigError(msg)
 
     @classmethod
@@ -214,6 +237,10 @@ class ConnectApp:
             return value
 
         cache = env.get("CONNECT_NOTEBOOK_CACHE_DIR")
+        retention = get("CONNECT_NOTEBOOK_CALL_RETENTION_DAYS")
+        if not retention.isdigit() or len(retention) > 5:
+            msg = f"CONNECT_NOTEBOOK_CALL_RETENTION_DAYS must be a whole number of days, got {shown(retention)}"
+            raise ConfigError(msg)
         return cls(
             account_sid=env["CONNECT_NOTEBOOK_ACCOUNT_SID"],
             auth_token=env["CONNECT_NOTEBOOK_AUTH_TOKEN"],
@@ -224,6 +251,7 @@ class ConnectApp:
             insights_url=get("CONNECT_NOTEBOOK_INSIGHTS_URL"),
             bulkexports_url=get("CONNECT_NOTEBOOK_BULKEXPORTS_URL"),
             cache_dir=Path(cache) if cache else None,
+            call_retention_days=int(retention),
         )
 
     @property

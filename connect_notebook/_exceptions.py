@@ -15,6 +15,7 @@
     ├── TransportError            no usable answer (connection failures, cut or undecodable bodies)
     │                             after every retry; the httpx error is described, not chained
     ├── PagingError               a listing's next-page links leave its origin, repeat, or never end
+    ├── BulkExportError           older history cannot come from BulkExport (region, Connect, quota, files)
     └── SchemaError               a payload does not fit the schema a loader expects
 
 No exception here chains an httpx error (``__cause__`` / ``__context__``): its
@@ -33,11 +34,13 @@ raises ``RuntimeError`` / ``ValueError`` / ``TypeError`` instead, so that catchi
 from __future__ import annotations
 
 import traceback
+from datetime import date
 
 __all__ = [
     "APIError",
     "AuthError",
     "AuthorizationRevoked",
+    "BulkExportError",
     "CallbackTimeout",
     "ConfigError",
     "ConnectDeclined",
@@ -156,6 +159,22 @@ class PagingError(ConnectNotebookError):
     there), repeats a page already fetched (a loop), or the listing passes the hard
     cap on pages. No request is sent for the link; the message names its host only.
     """
+
+
+class BulkExportError(ConnectNotebookError):
+    """Raised when history older than the list APIs serve cannot be read from BulkExport.
+
+    The message says why and what to do: the account is not in Twilio's US1 region
+    (BulkExport is US1 only), Twilio refused the Connect App's credentials, the
+    family's 366 days a UTC day are spent (run again after midnight UTC: the days
+    exported so far are cached, and kept by Twilio for 7 days), a job failed, or a
+    file was removed. ``listed_from`` is the oldest day the list API still serves,
+    so a load from there needs no BulkExport.
+    """
+
+    def __init__(self, message: str, *, listed_from: date | None = None) -> None:
+        super().__init__(message)
+        self.listed_from = listed_from
 
 
 class SchemaError(ConnectNotebookError):

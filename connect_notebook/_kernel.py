@@ -48,6 +48,7 @@ def app_for_sandbox(sandbox: Sandbox) -> ConnectApp:
         insights_url=sandbox.insights_url,
         bulkexports_url=sandbox.bulkexports_url,
         authorize_base_url=sandbox.url,
+        call_retention_days=sandbox.call_retention_days,
     )
 
 

@@ -11,7 +11,6 @@ usage and alerts as plain lists.
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -33,6 +32,7 @@ from ._arguments import (
     usage_category,
     whole,
 )
+from ._bulkexport import check_region
 from ._cache import read_family as cached_family
 from ._cache import scan, write_family
 from ._client import APIClient
@@ -102,7 +102,6 @@ def _load_family(
     concurrency: object,
     lookback_days: object,
     retry: object,
-    retention_days: int | None = None,
 ) -> pl.DataFrame:
     # Every argument is checked before anything else happens (the active app may start the embedded sandbox).
     sid = account_sid_of(account)
@@ -125,29 +124,28 @@ def _load_family(
     if start_at is not None and start_at >= now:
         return empty(kind.schema)  # wholly in the future: nothing has happened yet, so nothing to ask for
     end_at = now if end_at is None else min(end_at, now)  # nothing has happened after now yet
-    oldest = None
-    if retention_days is not None:
-        oldest = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=retention_days)
-        if end_at <= oldest:
-            msg = (
-                f"Twilio keeps {kind.name} for {retention_days} days: nothing before {oldest.date()} "
-                f"can be loaded, and the range ends on {end_at.date()}"
-            )
-            raise ValueError(msg)
-        if start_at is not None and start_at < oldest:
-            message = (
-                f"Twilio keeps {kind.name} for {retention_days} days: loading from "
-                f"{oldest.date()} instead of {start_at.date()}"
-            )
-            warnings.warn(message, UserWarning, stacklevel=3)  # warn → _load_family → load_messages → the caller
-            start_at = oldest
+    # The list API serves the days from ``listed_from`` (one day of margin against clocks and Twilio's own
+    # cut-off); older days come from BulkExport, when the range asks for them.
+    days = app.call_retention_days if kind is CALLS else MESSAGE_RETENTION_DAYS
+    listed_from = now.date() - timedelta(days=days - 1)
+    oldest = datetime(listed_from.year, listed_from.month, listed_from.day, tzinfo=UTC) if start_at is None else None
+    export_before = listed_from if start_at is not None and start_at.date() < listed_from else None
+    if export_before is not None:
+        check_region(app, kind.name, listed_from)
     try:
         with APIClient(app, sid, retry=retry, throttle=Throttle(workers)) as client:
             family = read_family(client)
             chosen = select_accounts(family, sid, accounts)
+            members = family.filter(pl.col("sid").is_in(chosen))
+            if oldest is not None and end_at <= oldest and (members["date_created"] < end_at).any():
+                msg = (
+                    f"the range ends on {end_at.date()}, before {listed_from}, the oldest day Twilio's list API "
+                    f"serves {kind.name} for; pass a start to read those days from BulkExport"
+                )
+                raise ValueError(msg)
             spans = []
-            for row in family.filter(pl.col("sid").is_in(chosen)).iter_rows(named=True):
-                # An account has nothing from before it was created (nor from before Twilio's retention).
+            for row in members.iter_rows(named=True):
+                # An account has nothing from before it was created; without a start, a load is what the list serves.
                 first_at = max(x for x in (start_at, row["date_created"], oldest) if x is not None)
                 if first_at < end_at:
                     spans.append(Span(row["sid"], first_at.date(), (end_at - timedelta(microseconds=1)).date()))
@@ -168,6 +166,7 @@ def _load_family(
                     lookback_days=lookback_days,
                     workers=workers,
                     bar=bar,
+                    export_before=export_before,
                 )
     except AuthorizationRevoked as exc:
         current().notify_revoked(exc.account_sid)
@@ -207,9 +206,13 @@ def load_calls(
         ``CONNECT_NOTEBOOK_*`` variables, then the embedded sandbox).
     start, end
         Calls that started in ``[start, end)``; datetimes (naive means UTC), dates or
-        ISO strings. ``start`` defaults to each account's creation, ``end`` to now
-        (a later ``end`` is the same as now; a ``start`` after now is an empty frame,
-        without a request).
+        ISO strings. ``start`` defaults to the oldest day Twilio's calls list still
+        serves (about 13 months back: ``ConnectApp.call_retention_days``), or each
+        account's creation if later; ``end`` to now (a later ``end`` is the same as
+        now; a ``start`` after now is an empty frame, without a request). Days older
+        than the list serves are read from BulkExport: one file per day for the
+        whole family, made by export jobs (at most 366 days per UTC day for the
+        family; the bar shows a job while it runs) and kept in the cache like any day.
     status, to, from_, direction
         Keep only matching calls (``status`` and ``direction`` take one value or several;
         an empty list would select nothing, so it is an error: pass None for all).
@@ -238,6 +241,10 @@ def load_calls(
         raised before any request; ``ConfigError`` for a malformed AccountSid.
     AuthorizationRevoked
         The account has not authorized the Connect App, or has revoked it.
+    BulkExportError
+        Older days were asked for and BulkExport cannot give them (not US1, Connect
+        credentials refused, the day's quota spent, a file removed); the message says
+        what to do, and the days loaded before it are cached.
     APIError, TransportError
         Twilio kept failing after every retry; nothing partial is returned.
     """
@@ -292,9 +299,12 @@ def load_messages(
 ) -> pl.DataFrame:
     """Load a connected customer's messages (schema ``MESSAGES_SCHEMA``), newest first, family-wide.
 
-    Twilio keeps messages for 400 days: a ``start`` older than that is moved up to
-    the oldest day Twilio still has, with a warning that says so. Other parameters
-    are as for ``load_calls``; the time filtered on is ``date_sent``.
+    Twilio's messages list serves 400 days, so ``start`` defaults to 400 days ago
+    (or each account's creation); an older ``start`` reads the older days from
+    BulkExport, as for ``load_calls``. BulkExport's files have no ``price_unit`` and
+    no ``error_message`` for messages (``error_code`` is there), so those columns are
+    null on days read from it. Other parameters are as for ``load_calls``; the time
+    filtered on is ``date_sent``.
     """
     to, from_ = address(to, "to"), address(from_, "from_")
     server = [(name, value) for name, value in (("To", to), ("From", from_)) if value is not None]
@@ -314,7 +324,6 @@ def load_messages(
         concurrency=concurrency,
         lookback_days=lookback_days,
         retry=retry,
-        retention_days=MESSAGE_RETENTION_DAYS,
     )
 
 

@@ -3,7 +3,9 @@
 For each account of the load: the days the cache already holds (settled days
 only) are read from it; for the others, usage counts (one or two requests) plan
 the day windows (``_planner``), and the windows of every account are fetched
-from one pool, within one concurrency budget. Each page is typed as soon as it
+from one pool, within one concurrency budget. Days older than the list API
+serves (``export_before``) are not listed but read from BulkExport
+(``_bulkexport``), one file per day for the whole family, in the same pool. Each page is typed as soon as it
 arrives, so page buffers are freed once decoded; a month whose windows are all
 in is written to the cache at once, so an interrupted load keeps what it got.
 The pieces are then put together newest first, trimmed to the exact instants
@@ -28,9 +30,10 @@ from urllib.parse import urlencode
 
 import polars as pl
 
+from ._bulkexport import Exporter
 from ._cache import MonthCache, read_many
 from ._client import APIClient
-from ._exceptions import APIError
+from ._exceptions import APIError, BulkExportError
 from ._frames import (
     CALLS_SCHEMA,
     MESSAGES_SCHEMA,
@@ -203,6 +206,15 @@ class _Plan:
     cached: list[_Piece]
     windows: list[Window]
     cache: MonthCache | None
+    exported: list[date] = field(default_factory=list)  # days for BulkExport, newest first
+
+
+@dataclass
+class _ExportedDay:
+    """One BulkExport day file: the records of every account of the family on ``day``."""
+
+    day: date
+    frame: pl.DataFrame
 
 
 @dataclass
@@ -225,6 +237,11 @@ class _Progress:
         with self.lock:
             self.bar.total = (self.bar.total or 0) + pages
             self.bar.refresh()
+
+    def describe(self, text: str) -> None:
+        """Say what the load waits for (a BulkExport job) next to the bar."""
+        with self.lock:
+            self.bar.set_postfix_str(text)
 
     def page(self, rows: int) -> None:
         with self.lock:
@@ -250,6 +267,7 @@ class _Load:
     settled_before: date
     workers: int
     progress: _Progress
+    export_before: date | None  # days before it are read from BulkExport, not listed
 
     # -- planning: cache first, then usage counts for what is missing --
 
@@ -257,6 +275,11 @@ class _Load:
         """The windows for the days of ``span`` that ``cached`` does not hold (usage counts: one or two requests)."""
         # With a cache, today gets a window of its own, so that the days before it can be written whole.
         runs = _missing_runs(span, [(p.first, p.last) for p in cached], self.today if cache is not None else None)
+        exported: list[date] = []
+        if self.export_before is not None:
+            cut = self.export_before
+            exported = [d for first, last in runs if first < cut for d in _days(first, min(last, cut - _DAY))]
+            runs = [(max(first, cut), last) for first, last in runs if last >= cut]
         windows: list[Window] = []
         if runs:
             lo, hi = runs[-1][0], runs[0][1]
@@ -270,7 +293,7 @@ class _Load:
             pages = math.ceil(sum(u.count for run in per_run for u in run) / PAGE_SIZE)
             limit = max_pages_per_window(pages, self.workers)
             windows = [w for run in per_run for w in plan_windows(run, page_size=PAGE_SIZE, max_pages=limit)]
-        return _Plan(span, cached, windows, cache)
+        return _Plan(span, cached, windows, cache, sorted(exported, reverse=True))
 
     def _units(self, sid: str, first: date, last: date) -> list[Unit]:
         """Usage counts of ``first`` … ``last`` as planning units: daily, or monthly refined where busy."""
@@ -359,6 +382,11 @@ def _missing_runs(span: Span, cached: Sequence[tuple[date, date]], today: date |
     return sorted(split, reverse=True)
 
 
+def _days(first: date, last: date) -> list[date]:
+    """The days ``first`` … ``last``, oldest first."""
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
 def _groups(units: Sequence[Unit]) -> Iterator[tuple[date, date]]:
     """Consecutive busy units grouped into spans of at most ``DAILY_USAGE_DAYS`` days (one request each)."""
     group: tuple[date, date] | None = None
@@ -387,6 +415,12 @@ def _day_range(column: str, first: date, last: date) -> pl.Expr:
     return (pl.col(column) >= lo) & (pl.col(column) < hi)
 
 
+def _export_day(exporter: Any, progress: _Progress, day: date) -> _ExportedDay:
+    frame = exporter.fetch(day)
+    progress.page(frame.height)
+    return _ExportedDay(day, frame)
+
+
 class _CacheWriter:
     """Writes each month of fetched, settled days once every window touching it has arrived."""
 
@@ -404,7 +438,7 @@ class _CacheWriter:
         if plan.cache is None or self.load.server_filters:
             return  # without a cache, or with server-side filters (not whole days), nothing is written
         self.caches[plan.span.account_sid] = plan.cache
-        for window in plan.windows:
+        for window in [*plan.windows, *(Window(d, d, 0) for d in plan.exported)]:
             if (days := self._writable(window)) is not None:
                 for month in _months(*days):
                     key = (plan.span.account_sid, month)
@@ -416,6 +450,15 @@ class _CacheWriter:
         if sid not in self.caches or days is None:
             return
         self.fetched.setdefault(sid, []).append(fetched)
+        self._done(sid, days)
+
+    def forgo(self, span: Span, day: date) -> None:
+        """A day that will not arrive (BulkExport's quota): its month is written with the days that did."""
+        if span.account_sid in self.caches and (days := self._writable(Window(day, day, 0))) is not None:
+            self.fetched.setdefault(span.account_sid, [])
+            self._done(span.account_sid, days)
+
+    def _done(self, sid: str, days: tuple[date, date]) -> None:
         for month in _months(*days):
             self.pending[(sid, month)] -= 1
             if self.pending[(sid, month)] == 0:
@@ -460,11 +503,14 @@ def load_windows(
     lookback_days: int,
     workers: int,
     bar: Any,
+    export_before: date | None = None,
 ) -> pl.DataFrame:
     """Load ``spans`` (one per account) and return one frame, newest first, each SID once.
 
     With a ``cache_root``, server-side filters are not sent (a cached day must be
-    the whole day); ``keep`` then does the filtering.
+    the whole day); ``keep`` then does the filtering. Days before ``export_before``
+    come from BulkExport; ``BulkExportError`` is raised when some could not be
+    exported, after the others are in the cache.
     """
     load = _Load(
         kind=kind,
@@ -479,7 +525,11 @@ def load_windows(
         settled_before=now.date() - timedelta(days=lookback_days),
         workers=workers,
         progress=_Progress(bar),
+        export_before=export_before,
     )
+    exporter = None
+    if export_before is not None:
+        exporter = Exporter(client, kind.name, export_before, load.progress.describe)
     writer = _CacheWriter(load)
     pieces: dict[str, list[_Piece]] = {span.account_sid: [] for span in spans}
     caches = {}
@@ -498,6 +548,7 @@ def load_windows(
         runs = read_many([(caches[s.account_sid], s.first, last) for s, last in settled])
         for (span, _), found in zip(settled, runs, strict=True):
             cached[span.account_sid] = [_Piece(first, last, frame=frame) for first, last, frame in found]
+    plans: list[_Plan] = []
     with _DaemonPool(workers) as pool:
         running: set[Future[Any]] = {
             pool.submit(load.plan, span, caches.get(span.account_sid), cached.get(span.account_sid, []))
@@ -509,12 +560,39 @@ def load_windows(
                 for future in done:
                     result = future.result()
                     if isinstance(result, _Plan):
+                        plans.append(result)
                         pieces[result.span.account_sid] += result.cached
                         writer.expect(result)
                         load.progress.expect(sum(w.pages(PAGE_SIZE) for w in result.windows))
                         # Longest windows first, so the pool does not end waiting on one of them.
                         for window in sorted(result.windows, key=lambda w: -w.pages(PAGE_SIZE)):
                             running.add(pool.submit(load.fetch, result.span, window))
+                        exported = sorted({d for plan in plans for d in plan.exported}, reverse=True)
+                        if exporter is not None and len(plans) == len(spans) and exported:
+                            # One file a day serves every account: asked once every account's days are known.
+                            running.add(pool.submit(exporter.prepare, exported))
+                    elif isinstance(result, list):  # the days BulkExport has files for
+                        load.progress.expect(len(result))
+                        for plan in plans:  # days the quota left out: their months are written without them
+                            for day in set(plan.exported) - set(result):
+                                writer.forgo(plan.span, day)
+                        running |= {pool.submit(_export_day, exporter, load.progress, day) for day in result}
+                    elif isinstance(result, _ExportedDay):
+                        for plan in plans:
+                            if result.day in plan.exported:
+                                sid = plan.span.account_sid
+                                frame = result.frame.filter(pl.col("account_sid") == sid)
+                                fetched = _Fetched(
+                                    plan.span,
+                                    Window(result.day, result.day, 0),
+                                    _Piece(
+                                        result.day,
+                                        result.day,
+                                        frame=frame.sort(kind.time_column, descending=True, maintain_order=True),
+                                    ),
+                                )
+                                writer.arrived(fetched)
+                                pieces[sid].append(fetched.piece)
                     else:
                         writer.arrived(result)
                         pieces[result.span.account_sid].append(result.piece)
@@ -522,6 +600,8 @@ def load_windows(
             for future in running:
                 future.cancel()
             raise
+    if exporter is not None and exporter.refused is not None:
+        raise BulkExportError(exporter.refused, listed_from=export_before)
     frames: list[pl.DataFrame] = []
     accounts_with_rows = 0
     for span in spans:

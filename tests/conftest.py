@@ -60,13 +60,15 @@ def _fresh_kernel(_clean_environ: None) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def _sandbox_server() -> Iterator[Sandbox]:
-    with Sandbox(seed=7, calls_per_customer=2_000, now=NOW) as sb:
+    # Calls listed back to each account's creation: the session's tests read whole histories through the list
+    # API. The 13-month retention and BulkExport have their own sandboxes (tests/test_loaders_history.py).
+    with Sandbox(seed=7, calls_per_customer=2_000, now=NOW, call_retention_days=7320) as sb:
         yield sb
 
 
 @pytest.fixture
 def sandbox(_sandbox_server: Sandbox) -> Sandbox:
-    """The session's sandbox (three customers of 2,000 calls each), reset: no authorizations, no faults."""
+    """The session's sandbox (three customers of 2,000 calls each, whole call histories listed), reset."""
     _sandbox_server.reset()
     return _sandbox_server
 

@@ -194,6 +194,7 @@ def test_from_env_reads_every_variable(tmp_path: Path) -> None:
         "CONNECT_NOTEBOOK_MONITOR_URL": "http://127.0.0.1:8002",
         "CONNECT_NOTEBOOK_AUTHORIZE_BASE_URL": "http://127.0.0.1:8003",
         "CONNECT_NOTEBOOK_CACHE_DIR": str(tmp_path),
+        "CONNECT_NOTEBOOK_CALL_RETENTION_DAYS": "365",
     }
     app = ConnectApp.from_env(environ)
     assert app == make(
@@ -201,6 +202,7 @@ def test_from_env_reads_every_variable(tmp_path: Path) -> None:
         monitor_url="http://127.0.0.1:8002",
         authorize_base_url="http://127.0.0.1:8003",
         cache_dir=tmp_path,
+        call_retention_days=365,
     )
     assert app.auth_token == TOKEN
 
@@ -248,6 +250,17 @@ def test_from_env_validates_what_it_reads_without_echoing_the_token() -> None:
         ConnectApp.from_env(environ)
     assert TOKEN not in str(info.value)
     assert "account_sid" in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["13 months", "-5", "3.5", "0x10", "9" * 40])
+def test_from_env_refuses_a_call_retention_that_is_not_a_number_of_days(value: str) -> None:
+    with pytest.raises(ConfigError, match="CONNECT_NOTEBOOK_CALL_RETENTION_DAYS must be a whole number of days"):
+        ConnectApp.from_env({**REQUIRED, "CONNECT_NOTEBOOK_CALL_RETENTION_DAYS": value})
+
+
+def test_from_env_refuses_a_call_retention_under_a_week() -> None:
+    with pytest.raises(ConfigError, match="call_retention_days must be a whole number of days from 7"):
+        ConnectApp.from_env({**REQUIRED, "CONNECT_NOTEBOOK_CALL_RETENTION_DAYS": "3"})
 
 
 def test_from_env_without_a_mapping_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:

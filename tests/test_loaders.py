@@ -43,7 +43,6 @@ from loader_support import (
     expected_calls,
     expected_messages,
     family_truth,
-    fetched_days,
     in_range,
     logged,
     solo,
@@ -820,37 +819,24 @@ def test_a_bad_date_string_is_a_value_error_naming_the_argument(
 # --- message retention ----------------------------------------------------------
 
 
-def test_load_messages_older_than_400_days_clamps_with_a_warning(
+def test_load_messages_from_before_400_days_of_a_young_family_is_exact_without_bulkexport(
     sandbox: Sandbox, connected: str, app: ConnectApp, truth: dict[str, list[Record]]
 ) -> None:
+    # Older days are read from BulkExport (tests/test_loaders_history.py), but this family is younger
+    # than 400 days: its accounts have nothing before their creation, so nothing is exported.
     long_ago = datetime.now(UTC) - timedelta(days=500)
-    with pytest.warns(UserWarning, match=r"400 days.*instead of") as record:
-        frame = load_messages(connected, app=app, start=long_ago, end=NOW, progress=False)
-    assert str(long_ago.date()) in str(record[0].message)
-    # The family's history is within the 400 days, so nothing is lost by the clamp.
+    frame = load_messages(connected, app=app, start=long_ago, end=NOW, progress=False)
     assert_frame_equal(frame, expected_messages(truth["messages"]))
-    oldest = (datetime.now(UTC) - timedelta(days=401)).date()
-    asked = [d for days in fetched_days(sandbox, "messages").values() for d in days]
-    assert asked and min(asked) >= oldest
-    assert all(date.fromisoformat(r.query["StartDate"]) >= oldest for r in logged(sandbox, "Daily.json"))
+    assert not [r for r in logged(sandbox) if r.path.startswith("/v1/Exports")]
 
 
-def test_the_retention_warning_points_at_the_line_that_called_load_messages(
+def test_load_messages_entirely_before_a_young_family_is_empty_without_a_request_for_it(
     sandbox: Sandbox, connected: str, app: ConnectApp
 ) -> None:
-    with pytest.warns(UserWarning, match="400 days") as record:
-        load_messages(connected, app=app, start=datetime.now(UTC) - timedelta(days=500), end=NOW, progress=False)
-    assert record[0].filename == __file__
-
-
-def test_load_messages_entirely_older_than_400_days_says_so(sandbox: Sandbox, connected: str, app: ConnectApp) -> None:
-    # The issue allows "a clear error, or a clamp that says so"; either must talk about the
-    # 400 days, not about an end before a start the caller never gave.
     start = datetime.now(UTC) - timedelta(days=700)
-    end = start + timedelta(days=30)
-    # The loader chose the clear error: nothing in the range can exist, so it says why.
-    with pytest.raises(ValueError, match="400 days"):
-        load_messages(connected, app=app, start=start, end=end, progress=False)
+    frame = load_messages(connected, app=app, start=start, end=start + timedelta(days=30), progress=False)
+    assert_frame_equal(frame, pl.DataFrame(schema=MESSAGES_SCHEMA))
+    assert [(r.resource, r.times) for r in logged(sandbox)] == [("Accounts.json", 1)]
 
 
 def test_load_messages_within_400_days_does_not_warn(sandbox: Sandbox, connected: str, app: ConnectApp) -> None:

@@ -318,7 +318,7 @@ def test_load_messages_of_an_old_family_keeps_the_400_days_twilio_serves(
     if datetime.now(UTC) >= today + timedelta(days=1):
         pytest.skip("the UTC day changed during the test, so the 400 days moved")
     truth = family_truth(sandbox, main, "messages")
-    oldest = today - timedelta(days=400)
+    oldest = today - timedelta(days=399)  # 400 days, today included
     kept = in_range(truth, "date_sent", oldest, None)
     assert 0 < len(kept) < len(truth)  # the family is older than the retention: some messages are gone
     assert_frame_equal(frame, expected_messages(kept))

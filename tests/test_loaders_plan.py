@@ -65,8 +65,12 @@ def pages_of(sb: Sandbox, accounts: list[str]) -> int:
 
 @contextmanager
 def started(profiles: list[Profile]) -> Iterator[tuple[Sandbox, str, str]]:
-    """A sandbox of its own at the pinned clock: (sandbox, main account, connected SID)."""
-    with Sandbox(seed=7, customers=profiles, now=NOW) as sb:
+    """A sandbox of its own at the pinned clock: (sandbox, main account, connected SID).
+
+    Calls are listed back to each account's creation: these tests are about planning list windows
+    (the 13-month retention and BulkExport are tests/test_loaders_history.py's).
+    """
+    with Sandbox(seed=7, customers=profiles, now=NOW, call_retention_days=7320) as sb:
         main, connected = authorized(sb)
         yield sb, main, connected
 

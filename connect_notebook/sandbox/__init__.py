@@ -34,7 +34,7 @@ from ._faults import Faults
 from ._formats import day_of
 from ._insights import INSIGHTS_RETENTION_DAYS, rendered, summaries_on
 from ._render import call_json, message_json
-from ._state import ConnectApp, DeauthorizeResult, SandboxState
+from ._state import CALL_RETENTION_DAYS, ConnectApp, DeauthorizeResult, SandboxState
 
 __all__ = ["ConnectApp", "DeauthorizeResult", "Faults", "Profile", "Sandbox"]
 
@@ -42,6 +42,7 @@ DEFAULT_SEED = 7
 DEFAULT_CALLS = 20_000
 DEFAULT_DAYS = 90
 DEFAULT_CUSTOMERS = 3
+MAX_RETENTION_DAYS = 20 * 366  # as old as a customer can be
 _MORE_NAMES = ("Bluebell Clinics", "Summit Roofing", "Juniper Legal", "Orbit Pet Care", "Larkspur Realty")
 
 
@@ -67,6 +68,13 @@ class Sandbox:
         reproducible reports.
     faults
         Fault injection for the REST API (see ``Faults``).
+    call_retention_days
+        How many days back from the sandbox's UTC day the calls list still serves
+        (395, about 13 months, by default: Twilio's figure is unconfirmed); older
+        calls are only in BulkExport. Messages are listed for 400 days, as on Twilio.
+    bulkexport_for_connect
+        Whether BulkExport serves Connect credentials (True by default; unconfirmed
+        for Twilio). False answers them 403 / 20403, as an account-only API would.
     port, host
         Where to listen; port 0 picks a free port.
     **connect_app
@@ -84,6 +92,9 @@ class Sandbox:
         days: int = DEFAULT_DAYS,
         now: datetime | str | None = None,
         faults: Faults | None = None,
+        call_retention_days: int = CALL_RETENTION_DAYS,
+        bulkexport_for_connect: bool = True,
+        export_job_polls: int = 0,
         port: int = 0,
         host: str = "127.0.0.1",
         **connect_app: Any,
@@ -93,6 +104,15 @@ class Sandbox:
             raise ValueError(msg)
         if not 1 <= days <= 3660:
             msg = f"days must be between 1 and 3660, got {days}"
+            raise ValueError(msg)
+        if isinstance(call_retention_days, bool) or not isinstance(call_retention_days, int):
+            msg = f"call_retention_days must be a whole number of days, got {call_retention_days!r}"
+            raise TypeError(msg)
+        if not 7 <= call_retention_days <= MAX_RETENTION_DAYS:
+            msg = f"call_retention_days must be between 7 and {MAX_RETENTION_DAYS}, got {call_retention_days}"
+            raise ValueError(msg)
+        if isinstance(export_job_polls, bool) or not isinstance(export_job_polls, int) or export_job_polls < 0:
+            msg = f"export_job_polls must be a whole number, 0 or more, got {export_job_polls!r}"
             raise ValueError(msg)
         profiles = _profiles(customers, calls_per_customer, messages_per_customer, days)
         fixed = {"sid", "account_sid"}  # derived from the seed, not settable
@@ -112,7 +132,10 @@ class Sandbox:
             now=self.now,
             faults=faults,
             app_fields=connect_app,
+            call_retention_days=call_retention_days,
+            bulkexport_for_connect=bool(bulkexport_for_connect),
         )
+        self.state.export_jobs.polls = export_job_polls
         self._server = ServerThread(make_app(self.state), host=host, port=port, name="connect_notebook-sandbox")
 
     # -- life cycle --
@@ -157,6 +180,11 @@ class Sandbox:
     def monitor_url(self) -> str:
         """Base URL for Monitor (stands in for ``https://monitor.twilio.com``)."""
         return self.url
+
+    @property
+    def call_retention_days(self) -> int:
+        """How many days back from the sandbox's UTC day the calls list serves (older calls: BulkExport)."""
+        return self.state.call_retention_days
 
     @property
     def insights_url(self) -> str:

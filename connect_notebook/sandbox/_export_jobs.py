@@ -10,9 +10,12 @@ the sandbox's clock):
   credentials, the owner for the owner) and per day of creation. Deleting a job
   does not give its days back. A refusal is 400 / 20001 (Twilio's status and code
   for it are UNCONFIRMED; the sandbox's assumption).
-- A job completes at once: its ``details`` has one ``Completed`` status with all
-  its days, and those days appear in ``Days`` (and ``Days/{Day}`` serves them)
-  for 7 days after the job's creation, until the job is deleted.
+- A job completes at once, or, in a sandbox made with ``export_job_polls=n``,
+  after ``n`` reads of it (``GET /v1/Exports/Jobs/{JS…}``), until then ``Running``
+  with a queue position: real jobs take minutes to hours, and a pinned clock
+  cannot pass them. Once complete its ``details`` has one ``Completed`` status
+  with all its days, and those days appear in ``Days`` (and ``Days/{Day}`` serves
+  them) for 7 days after the job's creation, until the job is deleted.
 """
 
 from __future__ import annotations
@@ -67,8 +70,11 @@ class ExportJob:
         """Whether the job's files still exist at ``now`` (7 days after creation)."""
         return now < self.created + JOB_FILE_LIFETIME_DAYS * DAY
 
-    def to_json(self, url: str | None = None) -> dict[str, Any]:
-        """Render as ``export_custom_job``; with ``url``, as ``job`` (the instance resource)."""
+    def to_json(self, url: str | None = None, *, queued: int = 0) -> dict[str, Any]:
+        """Render as ``export_custom_job``; with ``url``, as ``job`` (the instance resource).
+
+        ``queued``: the job's position in the queue while it runs (0: completed).
+        """
         out: dict[str, Any] = {
             "start_day": date.fromordinal(self.start).isoformat(),
             "job_sid": self.sid,
@@ -76,7 +82,7 @@ class ExportJob:
             "webhook_method": self.webhook_method,
             "details": [
                 {
-                    "status": "Completed",
+                    "status": "Running" if queued else "Completed",
                     "count": len(self.days),
                     "days": [date.fromordinal(d).isoformat() for d in self.days],
                 }
@@ -85,7 +91,7 @@ class ExportJob:
             "webhook_url": self.webhook_url,
             "email": self.email,
             "resource_type": self.resource,
-            "job_queue_position": None,  # completed: no longer queued
+            "job_queue_position": str(queued) if queued else None,  # completed: no longer queued
             "estimated_completion_time": iso8601(self.created),
         }
         if url is not None:
@@ -145,6 +151,8 @@ class ExportJobs:
     jobs: dict[str, ExportJob] = field(default_factory=dict)  # in creation order
     requested: dict[tuple[str, int], int] = field(default_factory=dict)  # (family key, day of creation) -> days
     made: int = 0  # jobs ever created since the last clear, for deterministic SIDs
+    polls: int = 0  # reads of a job before it completes (the sandbox's ``export_job_polls``)
+    reads: dict[str, int] = field(default_factory=dict)  # job SID -> reads so far
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def create(self, seed: int, key: str, resource: str, now: int, fields: dict[str, Any]) -> ExportJob:
@@ -166,10 +174,18 @@ class ExportJobs:
             return job
 
     def get(self, key: str, sid: str) -> ExportJob | None:
-        """The job with this SID if the family ``key`` made it."""
+        """The job with this SID if the family ``key`` made it; a read that brings it nearer completion."""
         with self.lock:
             job = self.jobs.get(sid)
-        return job if job is not None and job.key == key else None
+            if job is None or job.key != key:
+                return None
+            self.reads[sid] = self.reads.get(sid, 0) + 1
+            return job
+
+    def queued(self, sid: str) -> int:
+        """The job's queue position while it runs (reads left before it completes); 0 once complete."""
+        with self.lock:
+            return max(0, self.polls - self.reads.get(sid, 0))
 
     def delete(self, key: str, sid: str) -> bool:
         """Delete a job of the family ``key``; return whether there was one."""
@@ -189,7 +205,7 @@ class ExportJobs:
         """Day ordinal -> the (first) job whose file for that day exists at ``now``."""
         out: dict[int, ExportJob] = {}
         for job in self.of(key, resource):
-            if job.exports_at(now):
+            if job.exports_at(now) and not self.queued(job.sid):
                 for ordinal in job.days:
                     out.setdefault(ordinal, job)
         return out
@@ -199,4 +215,5 @@ class ExportJobs:
         with self.lock:
             self.jobs.clear()
             self.requested.clear()
+            self.reads.clear()
             self.made = 0

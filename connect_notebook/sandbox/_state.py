@@ -24,12 +24,24 @@ from ._data import AccountData
 from ._export_jobs import ExportJobs
 from ._families import Account, Profile, connect_subaccount, make_world
 from ._faults import FaultInjector, Faults
+from ._formats import day_of
 from ._sids import plain_sid
 
-__all__ = ["PERMISSIONS", "ConnectApp", "DeauthorizeResult", "SandboxState"]
+__all__ = [
+    "CALL_RETENTION_DAYS",
+    "MESSAGE_RETENTION_DAYS",
+    "PERMISSIONS",
+    "ConnectApp",
+    "DeauthorizeResult",
+    "SandboxState",
+]
 
 log = logging.getLogger("connect_notebook.sandbox")
 PERMISSIONS = ("get-all", "post-all")
+# How far back the list APIs serve, in days before the sandbox's UTC day (twilio-api-notes.md §8.3):
+# messages 400 days (documented); calls "13 months", an UNCONFIRMED figure, settable per sandbox.
+MESSAGE_RETENTION_DAYS = 400
+CALL_RETENTION_DAYS = 395
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,9 @@ class SandboxState:
     # Every authorization and revocation, in order: (main account SID, "authorized"/"revoked", permissions).
     connect_log: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
     export_jobs: ExportJobs = field(default_factory=ExportJobs)  # BulkExport custom jobs
+    # Days of calls the list API serves, counted back from today (§8.3: the real figure is UNCONFIRMED).
+    call_retention_days: int = CALL_RETENTION_DAYS
+    bulkexport_for_connect: bool = True  # whether BulkExport serves Connect credentials (§8.3: UNCONFIRMED)
     lock: threading.RLock = field(default_factory=threading.RLock)
     _data: dict[str, AccountData] = field(default_factory=dict)
 
@@ -109,6 +124,8 @@ class SandboxState:
         now: datetime,
         faults: Faults | None,
         app_fields: dict[str, Any],
+        call_retention_days: int = CALL_RETENTION_DAYS,
+        bulkexport_for_connect: bool = True,
     ) -> SandboxState:
         """Build the deterministic world for one seed and set of options."""
         now_epoch = int(now.astimezone(UTC).timestamp())
@@ -129,6 +146,8 @@ class SandboxState:
             connect_app=app,
             initial_app=app,
             faults=FaultInjector(faults or Faults()),
+            call_retention_days=call_retention_days,
+            bulkexport_for_connect=bulkexport_for_connect,
         )
 
     # -- who is who --
@@ -161,6 +180,11 @@ class SandboxState:
         with self.lock:
             connect = self.connect_accounts.get(main_sid)
         return members + ([connect] if connect is not None else [])
+
+    def listed_from(self, kind: str) -> int:
+        """The oldest day ordinal the list API still serves for ``"calls"`` or ``"messages"``."""
+        days = self.call_retention_days if kind == "calls" else MESSAGE_RETENTION_DAYS
+        return day_of(self.now) - days
 
     def data(self, sid: str) -> AccountData:
         """Return the (lazily generated) history of an account."""

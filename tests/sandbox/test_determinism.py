@@ -19,7 +19,14 @@ import pytest
 from connect_notebook.sandbox import Profile, Sandbox
 
 # 2,000 calls per family; the owner then has 200, enough for a few Monitor alerts.
-OPTIONS: dict[str, Any] = {"seed": 11, "calls_per_customer": 2_000, "days": 10, "now": "2026-11-01T12:00:00Z"}
+# Whole histories listed (no call retention): these tests compare the API with the whole ground truth.
+OPTIONS: dict[str, Any] = {
+    "seed": 11,
+    "calls_per_customer": 2_000,
+    "days": 10,
+    "now": "2026-11-01T12:00:00Z",
+    "call_retention_days": 7320,
+}
 PROFILES = (
     Profile(name="Alder Dental", pattern="dense", days=40, calls=600, subaccounts=2),
     Profile(name="Birch Freight", pattern="sparse", days=900, calls=900, subaccounts=1),
@@ -130,7 +137,7 @@ def test_same_seed_gives_same_sids_token_and_connect_app(twins: tuple[Sandbox, S
 @pytest.fixture(scope="module")
 def profile_twins() -> Iterator[tuple[Sandbox, Sandbox]]:
     """Two sandboxes with the same seed and the same explicit profiles."""
-    options = {"seed": 23, "customers": PROFILES, "now": OPTIONS["now"]}
+    options = {"seed": 23, "customers": PROFILES, "now": OPTIONS["now"], "call_retention_days": 7320}
     with Sandbox(**options) as first, Sandbox(**options) as second:
         yield first, second
 
@@ -176,7 +183,7 @@ def test_same_seed_and_profiles_give_byte_identical_family_lists_and_pages(
 def test_same_profiles_with_another_seed_give_other_sids_and_other_pages(
     profile_twins: tuple[Sandbox, Sandbox],
 ) -> None:
-    with Sandbox(seed=24, customers=PROFILES, now=OPTIONS["now"]) as other:
+    with Sandbox(seed=24, customers=PROFILES, now=OPTIONS["now"], call_retention_days=7320) as other:
         a, b = _family_bodies(profile_twins[0]), _family_bodies(other)
         assert not set(profile_twins[0].customer_account_sids) & set(other.customer_account_sids)
     # The same shape (families, accounts with a second page), other contents; the Connect

@@ -341,7 +341,7 @@ def families(draw: st.DrawFn) -> Profile:
 @settings(max_examples=25, deadline=None)
 @given(profile=families(), seed=st.integers(min_value=0, max_value=2**16))
 def test_any_small_family_is_listed_as_sandbox_family_and_its_days_add_up(profile: Profile, seed: int) -> None:
-    with Sandbox(seed=seed, customers=[profile], now=NOW) as sb:
+    with Sandbox(seed=seed, customers=[profile], now=NOW, call_retention_days=7320) as sb:
         customer = sb.customer_account_sids[0]
         with connect_client(sb, customer) as client:
             listed = client.get("/2010-04-01/Accounts.json", params={"PageSize": 1000}).raise_for_status().json()

@@ -42,6 +42,13 @@ DAYS_MAX_PAGE_SIZE = 400  # §6
 class BulkExportHandler(APIHandler):
     """What BulkExport's resources share: the origin, the link secret, the days that exist."""
 
+    async def prepare(self) -> None:
+        """Authenticate as every API does; a sandbox made with ``bulkexport_for_connect=False`` refuses Connect."""
+        await super().prepare()
+        if not self.principal.is_owner and not self.state.bulkexport_for_connect:
+            msg = "BulkExport is available to an account's own credentials only, not to a Connect App's"
+            raise SandboxError(403, 20403, msg)
+
     def _origin(self) -> str:
         return f"{self.request.protocol}://{self.request.host}"
 

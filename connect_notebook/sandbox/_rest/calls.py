@@ -47,7 +47,8 @@ class CallsHandler(APIHandler):
             raise bad_request(msg)
         s_on, s_before, s_after = day_filters(params, "StartTime")
         e_on, e_before, e_after = day_filters(params, "EndTime")
-        lo, hi = data.first_day, data.last_day
+        # Calls older than the retention are no longer listed (they are in BulkExport).
+        lo, hi = max(data.first_day, self.state.listed_from("calls")), data.last_day
         # A call ends at most a few hours after it starts, so an end-day bound
         # narrows the start days to that day and the one before.
         if s_on is not None:

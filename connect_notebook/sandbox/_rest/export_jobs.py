@@ -27,7 +27,7 @@ class JobsHandler(BulkExportHandler):
         fields = parse_job(self.form(), self.state.now)
         key = family_key(self, self.principal.account_sid)
         job = self.state.export_jobs.create(self.state.seed, key, resource, self.state.now, fields)
-        self.write_json(job.to_json(), status=201)
+        self.write_json(job.to_json(queued=self.state.export_jobs.queued(job.sid)), status=201)
 
     def get(self, resource: str) -> None:
         """The family's jobs of this resource type, in creation order, v1 envelope."""
@@ -35,7 +35,8 @@ class JobsHandler(BulkExportHandler):
         jobs = self.state.export_jobs.of(family_key(self, self.principal.account_sid), resource)
         page = list_page(params, jobs)
         base = f"{self._origin()}/v1/Exports/{resource}/Jobs"
-        self.write_json({"jobs": [j.to_json() for j in page.items], "meta": self.v1_meta("jobs", base, params, page)})
+        jobs_json = [j.to_json(queued=self.state.export_jobs.queued(j.sid)) for j in page.items]
+        self.write_json({"jobs": jobs_json, "meta": self.v1_meta("jobs", base, params, page)})
 
 
 class JobHandler(BulkExportHandler):
@@ -46,7 +47,8 @@ class JobHandler(BulkExportHandler):
         job = self.state.export_jobs.get(family_key(self, self.principal.account_sid), sid)
         if job is None:
             raise not_found(self.request.path)
-        self.write_json(job.to_json(f"{self._origin()}/v1/Exports/Jobs/{sid}"))
+        url = f"{self._origin()}/v1/Exports/Jobs/{sid}"
+        self.write_json(job.to_json(url, queued=self.state.export_jobs.queued(sid)))
 
     def delete(self, sid: str) -> None:
         """Delete the job (204); its days leave ``Days`` unless the automatic files hold them."""

@@ -32,7 +32,8 @@ class MessagesHandler(APIHandler):
         params = self.list_params(("To", "From", "DateSent", "DateSent<", "DateSent>"))
         data = self.state.data(account_sid)
         on, on_or_before, on_or_after = day_filters(params, "DateSent")
-        lo, hi = data.first_day, data.last_day
+        # Messages older than 400 days are no longer listed (they are in BulkExport).
+        lo, hi = max(data.first_day, self.state.listed_from("messages")), data.last_day
         if on is not None:
             lo, hi = max(lo, on), min(hi, on)
         if on_or_before is not None:  # "on and before", unlike StartTime< for calls
