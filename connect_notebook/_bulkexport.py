@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -33,7 +34,15 @@ import polars as pl
 
 from ._client import APIClient
 from ._config import ConnectApp
-from ._exceptions import APIError, AuthorizationRevoked, BulkExportError, NotFoundError
+from ._exceptions import (
+    APIError,
+    AuthorizationRevoked,
+    BulkExportError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
 from ._frames import read_export_file
 
 __all__ = ["DAILY_DAY_QUOTA", "Exporter", "check_region"]
@@ -221,27 +230,48 @@ class Exporter:
         return sorted(ready | self.empty_days, reverse=True)
 
     def _create(self, first: date, last: date, needed: int) -> _Job | None:
-        """Create a job for ``first`` … ``last``; None when Twilio refuses it (the quota), with ``refused`` set."""
-        form = {"StartDay": first.isoformat(), "EndDay": last.isoformat(), "FriendlyName": f"{JOB_NAME} {first}"}
-        try:
-            # A retried creation can only make a second job for the same days, never lose one.
-            job = self._call(
-                _CREATING,
-                lambda: self.client.fetch(f"{self.base}/Jobs", json.loads, what="export job", form=form, ok=(200, 201)),
-            )
-        except APIError as exc:
-            if exc.status_code >= 500:
-                raise
-            self.refused = (
-                f"BulkExport refused a job for the {self.kind} of {first} to {last} ({exc.status_code}"
-                f"{f' / {exc.code}' if exc.code else ''}: {exc.message}). Twilio exports at most "
-                f"{DAILY_DAY_QUOTA} days per UTC day for an account and its subaccounts, and this load needs "
-                f"{needed:,} days before {self.listed_from}. The days exported so far are cached (and Twilio "
-                f"keeps their files 7 days): run the load again after midnight UTC to go on, or load from "
-                f"{self.listed_from} (start={self.listed_from.isoformat()!r}), what the list API still serves."
-            )
-            return None
-        return _Job.parse(job)
+        """Create a job for ``first`` … ``last``; None when Twilio refuses it (the quota), with ``refused`` set.
+
+        A creation whose answer was lost may still have made the job, and another would
+        spend the family's quota twice: before trying again, the family's jobs are read
+        for this one's name (unique to this load), and a job found is the answer.
+        """
+        name = f"{JOB_NAME} {first} to {last} {secrets.token_hex(4)}"
+        form = {"StartDay": first.isoformat(), "EndDay": last.isoformat(), "FriendlyName": name}
+        url, retry = f"{self.base}/Jobs", self.client.retry
+        for attempt in range(1, retry.attempts + 1):
+            try:
+                job = self._call(
+                    _CREATING,
+                    lambda: self.client.fetch(url, json.loads, what="export job", form=form, ok=(200, 201), once=True),
+                )
+                return _Job.parse(job)
+            except (ServerError, TransportError) as exc:
+                made = [
+                    j
+                    for j in self._list(f"{url}?PageSize=1000", "jobs", "export jobs")
+                    if j.get("friendly_name") == name
+                ]
+                if made:
+                    return _Job.parse(made[0])
+                if attempt == retry.attempts:
+                    raise
+                retry.sleep(retry.delay(attempt, getattr(exc, "retry_after", None)))
+            except RateLimitError as exc:  # refused before anything was made: try again after the wait
+                if attempt == retry.attempts:
+                    raise
+                retry.sleep(retry.delay(attempt, exc.retry_after))
+            except APIError as exc:
+                self.refused = (
+                    f"BulkExport refused a job for the {self.kind} of {first} to {last} ({exc.status_code}"
+                    f"{f' / {exc.code}' if exc.code else ''}: {exc.message}). Twilio exports at most "
+                    f"{DAILY_DAY_QUOTA} days per UTC day for an account and its subaccounts, and this load needs "
+                    f"{needed:,} days before {self.listed_from}. The days exported so far are cached (and Twilio "
+                    f"keeps their files 7 days): run the load again after midnight UTC to go on, or load from "
+                    f"{self.listed_from} (start={self.listed_from.isoformat()!r}), what the list API still serves."
+                )
+                return None
+        return None  # not reached: the last attempt returns or raises
 
     def _wait(self, job: _Job) -> _Job:
         """Poll ``job`` until it is done; its days then have files (or none, when empty)."""

@@ -212,6 +212,7 @@ class APIClient:
         form: dict[str, str] | None = None,
         ok: tuple[int, ...] = (200,),
         credentials: bool = True,
+        once: bool = False,
     ) -> T:
         """GET ``url`` (POST ``form`` if given) and return ``decode(body)``, retrying until it works.
 
@@ -220,11 +221,14 @@ class APIClient:
         statuses that carry the answer (201 for a creation, 307 for BulkExport's
         redirect). ``credentials=False`` sends none: for a signed link on another
         host, such as a BulkExport file's, which must not see the Auth Token.
+        ``once``: one try, no retry, for a request that is not safe to repeat (the
+        caller checks what became of it first).
         """
         # The last failure: our APIError, or a description of an httpx error or undecodable body. The
         # exceptions themselves are not kept: an httpx error's .request holds the Authorization header.
         last: APIError | AuthorizationRevoked | str = "no error recorded"
-        for attempt in range(1, self.retry.attempts + 1):
+        attempts = 1 if once else self.retry.attempts
+        for attempt in range(1, attempts + 1):
             retry_after: float | None = None
             try:
                 with self.throttle or _NO_THROTTLE:
@@ -253,7 +257,7 @@ class APIClient:
                     if response.status_code == 429 and self.throttle:
                         self.throttle.rate_limited()
                     last = self._error(response, url)
-            if attempt < self.retry.attempts:
+            if attempt < attempts:
                 delay = self.retry.delay(attempt, retry_after)
                 log.info(
                     "retrying %s %s after %s (attempt %d, waiting %.2fs)",
@@ -264,7 +268,7 @@ class APIClient:
                     delay,
                 )
                 self.retry.sleep(delay)
-        raise self._exhausted(url, what, last)
+        raise self._exhausted(url, what, last, attempts)
 
     def get_json(self, url: str) -> Any:
         """GET a JSON document (an Account, one record) with the same retries."""
@@ -392,8 +396,7 @@ class APIClient:
             return ServerError(msg, **kwargs)
         return APIError(msg, **kwargs)
 
-    def _exhausted(self, url: str, what: str, last: APIError | AuthorizationRevoked | str) -> Exception:
-        tries = self.retry.attempts
+    def _exhausted(self, url: str, what: str, last: APIError | AuthorizationRevoked | str, tries: int) -> Exception:
         if isinstance(last, str):
             msg = f"no usable answer for {what} {self._shown(url)} after {tries} tries: {last}"
             return TransportError(msg)  # the httpx error only described (in ``last``), never chained

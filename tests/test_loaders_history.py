@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from loader_support import (
     covered_days,
     expected_calls,
@@ -34,7 +36,7 @@ from connect_notebook import BulkExportError, RetryPolicy
 from connect_notebook._bulkexport import Exporter
 from connect_notebook._client import APIClient
 from connect_notebook._kernel import app_for_sandbox
-from connect_notebook.sandbox import Sandbox
+from connect_notebook.sandbox import Faults, Sandbox
 
 READ_WRITE = ("get-all", "post-all")
 TRAVEL = 2  # the default customer growing for almost three years across four accounts
@@ -357,3 +359,34 @@ def test_an_account_outside_us1_is_told_before_any_request(default_sandbox: Sand
     with pytest.raises(BulkExportError, match="US1 region only; this app's REST API is in ie1"):
         cn.load_calls(travel[1], app=dublin, start=start, progress=False)
     assert not default_sandbox.requests
+
+
+# --- faults cost requests, never records or quota -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def flaky() -> Iterator[Sandbox]:
+    with Sandbox(seed=6, calls_per_customer=3_000) as sb:
+        yield sb
+
+
+@settings(max_examples=12)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_faults_never_cost_a_record_nor_a_second_job(flaky: Sandbox, seed: int) -> None:
+    flaky.reset()
+    main = flaky.customer_account_sids[TRAVEL]
+    connected = flaky.authorize(main, READ_WRITE)
+    app = app_for_sandbox(flaky)
+    listed_from = _listed_from(app.call_retention_days)
+    start = _midnight(listed_from - timedelta(days=12))
+    # Lost answers to the job's POST (a reset or a cut body after the job was made) must not make a second job.
+    flaky.faults = Faults(seed=seed, server_error=0.2, reset=0.15, truncate=0.2, rate_limit=0.1)
+    retry = RetryPolicy(attempts=40, sleep=lambda _: None)
+
+    frame = cn.load_calls(connected, app=app, start=start, progress=False, retry=retry)
+
+    flaky.faults = Faults()
+    assert_frame_equal(frame, expected_calls(in_range(family_truth(flaky, main), "start_time", start, None)))
+    with httpx.Client(auth=(connected, flaky.owner_auth_token)) as http:
+        jobs = http.get(f"{flaky.bulkexports_url}/v1/Exports/Calls/Jobs").json()["jobs"]
+    assert [(j["start_day"], j["end_day"]) for j in jobs] == [(str(start.date()), str(listed_from - timedelta(days=1)))]
