@@ -21,7 +21,9 @@ import gzip
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 from ._data import AccountData
@@ -32,6 +34,7 @@ __all__ = [
     "FILE_LIFETIME_DAYS",
     "LINK_LIFETIME",
     "RESOURCE_TYPES",
+    "DayFiles",
     "ResourceType",
     "available_days",
     "created_of",
@@ -102,6 +105,30 @@ def day_file(resource: ResourceType, ordinal: int, accounts: Iterable[AccountDat
     """The day's gzip JSON-lines file; byte-for-byte the same for the same seed (gzip mtime 0)."""
     lines = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in day_records(resource, ordinal, accounts))
     return gzip.compress(lines.encode(), mtime=0)
+
+
+class DayFiles:
+    """Day files made once and kept (the newest ``size`` of them): ``Days`` lists each file's size, and a
+    load fetches the same files again, so a year of a busy family is compressed once, not three times."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._files: OrderedDict[tuple[str, int, tuple[str, ...]], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, resource: ResourceType, ordinal: int, accounts: Sequence[AccountData]) -> bytes:
+        """``day_file(resource, ordinal, accounts)``, from the cache when it was made before."""
+        key = (resource, ordinal, tuple(a.account.sid for a in accounts))
+        with self._lock:
+            if key in self._files:
+                self._files.move_to_end(key)
+                return self._files[key]
+        body = day_file(resource, ordinal, accounts)
+        with self._lock:
+            self._files[key] = body
+            while len(self._files) > self.size:
+                self._files.popitem(last=False)
+        return body
 
 
 def link_signature(secret: str, resource: str, day: str, account_sid: str, expires: int) -> str:

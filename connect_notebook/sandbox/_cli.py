@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from . import DEFAULT_CALLS, DEFAULT_CUSTOMERS, DEFAULT_DAYS, DEFAULT_SEED, Faults, Profile, Sandbox
+from ._state import CALL_RETENTION_DAYS
 
 __all__ = ["add_arguments", "describe", "main", "parse_profile", "sandbox_from_args", "serve"]
 
@@ -39,6 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "e.g. sparse:3652:5000 or growing:730:100000:4",
     )
     data.add_argument("--now", default=None, help="the sandbox's clock, ISO 8601 (default: the current minute)")
+    data.add_argument(
+        "--call-retention-days",
+        type=int,
+        default=CALL_RETENTION_DAYS,
+        help="days back the calls list serves; older calls are in BulkExport only (default %(default)s)",
+    )
     app = parser.add_argument_group("Connect App")
     app.add_argument("--authorize-redirect-url", default=None, help="the app's Authorize URL")
     app.add_argument("--deauthorize-callback-url", default=None, help="the app's Deauthorize Callback URL")
@@ -49,6 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="AC…|all",
         help="pre-authorize a customer (repeatable; 'all' for every customer)",
+    )
+    app.add_argument(
+        "--grant",
+        default="get-all",
+        metavar="get-all[,post-all]",
+        help="the permissions --authorize grants (post-all lets the app create BulkExport jobs; default get-all)",
     )
     faults = parser.add_argument_group("fault injection (REST API only; probabilities per request)")
     faults.add_argument("--fault-seed", type=int, default=0, help="seed of fault decisions")
@@ -122,6 +135,7 @@ def sandbox_from_args(args: argparse.Namespace) -> Sandbox:
         days=args.days,
         now=args.now,
         faults=faults,
+        call_retention_days=args.call_retention_days,
         port=args.port,
         authorize_redirect_url=args.authorize_redirect_url,
         deauthorize_callback_url=args.deauthorize_callback_url,
@@ -129,7 +143,7 @@ def sandbox_from_args(args: argparse.Namespace) -> Sandbox:
     )
     for sid in args.authorize:
         for customer in sb.customer_account_sids if sid == "all" else [sid]:
-            sb.authorize(customer)
+            sb.authorize(customer, [p.strip() for p in args.grant.split(",") if p.strip()])
     return sb
 
 
@@ -157,7 +171,7 @@ def describe(sb: Sandbox, out: TextIO) -> None:
     print(f"  REST API          {sb.api_url}/2010-04-01", file=out)
     print(f"  Monitor API       {sb.monitor_url}/v1", file=out)
     print(f"  Insights API      {sb.insights_url}/v1", file=out)
-    print(f"  BulkExport API    {sb.bulkexports_url}/v1", file=out)
+    print(f"  BulkExport API    {sb.bulkexports_url}/v1 (calls listed {sb.call_retention_days} days back)", file=out)
     print(f"  Authorize page    {sb.authorize_url}", file=out)
     print(f"  Revoke page       {sb.deauthorize_page_url}", file=out)
     print("Owner credentials (sandbox only, derived from the seed):", file=out)

@@ -20,6 +20,7 @@ import tornado.httpclient
 
 from .._signature import compute_signature
 from ._activity import expected_volume
+from ._bulkexports import DayFiles
 from ._data import AccountData
 from ._export_jobs import ExportJobs
 from ._families import Account, Profile, connect_subaccount, make_world
@@ -107,6 +108,7 @@ class SandboxState:
     # Every authorization and revocation, in order: (main account SID, "authorized"/"revoked", permissions).
     connect_log: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
     export_jobs: ExportJobs = field(default_factory=ExportJobs)  # BulkExport custom jobs
+    day_files: DayFiles = field(default_factory=DayFiles)  # BulkExport's files, made once each
     # Days of calls the list API serves, counted back from today (§8.3: the real figure is UNCONFIRMED).
     call_retention_days: int = CALL_RETENTION_DAYS
     bulkexport_for_connect: bool = True  # whether BulkExport serves Connect credentials (§8.3: UNCONFIRMED)

@@ -159,3 +159,29 @@ def test_a_bad_profile_is_refused_with_exit_status_2_and_the_reason(profile: str
     assert result.returncode == 2
     assert complaint in result.stderr
     assert "serving on" not in result.stdout
+
+
+def test_call_retention_and_granted_permissions_are_options(serve: type[Served]) -> None:
+    served = serve(
+        "--profile",
+        "growing:400:3000",
+        "--authorize",
+        "all",
+        "--grant",
+        "get-all,post-all",
+        "--call-retention-days",
+        "30",
+    )
+    assert "calls listed 30 days back" in served.text
+    connected = re.search(rf"Connected AccountSid ({SID})", served.text).group(1)  # type: ignore[union-attr]
+    main = re.search(rf"^  ({SID})  ", served.text, re.MULTILINE).group(1)  # type: ignore[union-attr]
+    auth = (connected, served.token)
+    calls = httpx.get(f"{served.url}/2010-04-01/Accounts/{main}/Calls.json?PageSize=1000", auth=auth).json()["calls"]
+    oldest = min(parsedate_to_datetime(c["start_time"]) for c in calls)
+    assert oldest >= datetime.fromisoformat(NOW) - timedelta(days=31)
+    day = (datetime.fromisoformat(NOW) - timedelta(days=100)).date().isoformat()
+    job = httpx.post(  # post-all was granted: the app may create an export job
+        f"{served.url}/v1/Exports/Calls/Jobs", data={"StartDay": day, "EndDay": day, "FriendlyName": "x"}, auth=auth
+    )
+    assert job.status_code == 201, job.text
+    assert served.stop()[0] == 0

@@ -23,7 +23,6 @@ from .._bulkexports import (
     ResourceType,
     available_days,
     created_of,
-    day_file,
     link_signature,
 )
 from .._data import AccountData
@@ -129,7 +128,7 @@ class DaysHandler(BulkExportHandler):
             days.append(
                 {
                     "day": day,
-                    "size": len(day_file(resource, ordinal, accounts)),
+                    "size": len(self.state.day_files.get(resource, ordinal, accounts)),
                     "create_date": self._create_date(resource, sid, ordinal),
                     "friendly_name": existing[ordinal],
                     "resource_type": resource,
@@ -195,7 +194,7 @@ class DayFileHandler(BulkExportHandler):
         if ordinal not in self._days(resource, sid):
             msg = f"The {resource} file for {day} has been deleted (files are kept 7 days after creation)"
             raise SandboxError(404, 20404, msg)
-        body = day_file(resource, ordinal, _accounts(self, sid))
+        body = self.state.day_files.get(resource, ordinal, _accounts(self, sid))
         self.set_header("Content-Type", "application/gzip")
         self.set_header("Content-Disposition", f'attachment; filename="{day}.json.gz"')
         self.finish(body)
