@@ -131,10 +131,11 @@ class SandboxProcess:
     connected: str
 
     @classmethod
-    def start(cls, profile: str, latency: float) -> SandboxProcess:
+    def start(cls, profile: str, latency: float, extra: tuple[str, ...] = ()) -> SandboxProcess:
+        """Start it; ``extra`` are more of its options (bench/bulkexport.py sets the retention and grant)."""
         command = [
             *(sys.executable, "-m", "connect_notebook.sandbox", "--port", "0", "--now", NOW),
-            *("--authorize", "all", "--profile", profile, "--latency", str(latency)),
+            *("--authorize", "all", "--profile", profile, "--latency", str(latency), *extra),
         ]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=_environment())
         assert process.stdout is not None

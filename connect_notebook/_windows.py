@@ -17,15 +17,13 @@ from __future__ import annotations
 import io
 import logging
 import math
-import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import polars as pl
@@ -46,6 +44,7 @@ from ._frames import (
     type_usage,
 )
 from ._planner import Unit, Window, max_pages_per_window, plan_windows, units_from_counts
+from ._pool import DaemonPool
 
 __all__ = ["CALLS", "MESSAGES", "PAGE_SIZE", "Kind", "Span", "load_windows"]
 
@@ -54,74 +53,6 @@ PAGE_SIZE = 1000
 DAILY_USAGE_DAYS = 1000  # daily usage records that fit one page
 _DAY = timedelta(days=1)
 T = TypeVar("T")
-
-
-class _DaemonPool:
-    """At most ``workers`` daemon threads running submitted calls, each answered through a ``Future``.
-
-    ``ThreadPoolExecutor`` is not used because its threads are joined at interpreter exit: a
-    load interrupted while a request hangs (a server that never answers) would keep the
-    kernel or script from exiting (issue 10, item 7). These threads are daemons. Leaving
-    the ``with`` block normally, or on an ``Exception``, stops them and joins them, as the
-    executor did (the requests in flight finish first, so nothing keeps talking to the
-    server after the load returned or raised). On ``KeyboardInterrupt`` or ``SystemExit``
-    it does not wait: queued calls are cancelled, and the threads end after their current call.
-    """
-
-    def __init__(self, workers: int, name: str = "connect_notebook-load") -> None:
-        self.workers = workers
-        self.name = name
-        self.threads: list[threading.Thread] = []
-        self._calls: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None]
-        self._calls = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)  # released by a thread each time it finishes a call
-
-    def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
-        """Queue ``fn(*args)``; a thread is started for it unless one is idle or there are ``workers``."""
-        future: Future[T] = Future()
-        self._calls.put((future, fn, args))
-        if not self._idle.acquire(blocking=False) and len(self.threads) < self.workers:
-            thread = threading.Thread(target=self._work, name=f"{self.name}-{len(self.threads)}", daemon=True)
-            self.threads.append(thread)
-            thread.start()
-        return future
-
-    def _work(self) -> None:
-        while (call := self._calls.get()) is not None:
-            future, fn, args = call
-            del call
-            if future.set_running_or_notify_cancel():
-                try:
-                    result = fn(*args)
-                except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the future
-                    future.set_exception(exc)
-                else:
-                    future.set_result(result)
-            del future, fn, args  # a finished call's result is the future's, not this thread's
-            self._idle.release()
-
-    def shutdown(self, *, wait: bool) -> None:
-        """Cancel the calls not started, end every thread after its current call; join them if ``wait``."""
-        while True:
-            try:
-                call = self._calls.get_nowait()
-            except queue.Empty:
-                break
-            if call is not None:
-                call[0].cancel()
-        for _ in self.threads:
-            self._calls.put(None)
-        if wait:
-            for thread in self.threads:
-                thread.join()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.shutdown(wait=exc_type is None or issubclass(exc_type, Exception))
 
 
 @dataclass(frozen=True)
@@ -415,7 +346,17 @@ def _day_range(column: str, first: date, last: date) -> pl.Expr:
     return (pl.col(column) >= lo) & (pl.col(column) < hi)
 
 
-def _export_day(exporter: Any, progress: _Progress, day: date) -> _ExportedDay:
+def _per_account(exported: _ExportedDay, plans: Sequence[_Plan], time_column: str) -> Iterator[_Fetched]:
+    """A family's day file as one piece per account that asked for that day, newest first."""
+    for plan in plans:
+        if exported.day in plan.exported:
+            frame = exported.frame.filter(pl.col("account_sid") == plan.span.account_sid)
+            frame = frame.sort(time_column, descending=True, maintain_order=True)
+            window = Window(exported.day, exported.day, 0)
+            yield _Fetched(plan.span, window, _Piece(exported.day, exported.day, frame=frame))
+
+
+def _export_day(exporter: Exporter, progress: _Progress, day: date) -> _ExportedDay:
     frame = exporter.fetch(day)
     progress.page(frame.height)
     return _ExportedDay(day, frame)
@@ -549,7 +490,7 @@ def load_windows(
         for (span, _), found in zip(settled, runs, strict=True):
             cached[span.account_sid] = [_Piece(first, last, frame=frame) for first, last, frame in found]
     plans: list[_Plan] = []
-    with _DaemonPool(workers) as pool:
+    with DaemonPool(workers) as pool:
         running: set[Future[Any]] = {
             pool.submit(load.plan, span, caches.get(span.account_sid), cached.get(span.account_sid, []))
             for span in spans
@@ -578,21 +519,9 @@ def load_windows(
                                 writer.forgo(plan.span, day)
                         running |= {pool.submit(_export_day, exporter, load.progress, day) for day in result}
                     elif isinstance(result, _ExportedDay):
-                        for plan in plans:
-                            if result.day in plan.exported:
-                                sid = plan.span.account_sid
-                                frame = result.frame.filter(pl.col("account_sid") == sid)
-                                fetched = _Fetched(
-                                    plan.span,
-                                    Window(result.day, result.day, 0),
-                                    _Piece(
-                                        result.day,
-                                        result.day,
-                                        frame=frame.sort(kind.time_column, descending=True, maintain_order=True),
-                                    ),
-                                )
-                                writer.arrived(fetched)
-                                pieces[sid].append(fetched.piece)
+                        for fetched in _per_account(result, plans, kind.time_column):
+                            writer.arrived(fetched)
+                            pieces[fetched.span.account_sid].append(fetched.piece)
                     else:
                         writer.arrived(result)
                         pieces[result.span.account_sid].append(result.piece)

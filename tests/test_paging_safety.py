@@ -30,8 +30,8 @@ import tornado.web
 from connect_notebook import ConnectApp, PagingError, load_calls
 from connect_notebook._client import MAX_PAGES, APIClient
 from connect_notebook._frames import decode_alerts_page, decode_calls_page
+from connect_notebook._pool import DaemonPool
 from connect_notebook._serving import ServerThread
-from connect_notebook._windows import _DaemonPool
 from connect_notebook.sandbox import Sandbox
 
 OWNER = "AC" + "1" * 32
@@ -278,7 +278,7 @@ def test_the_pool_runs_tasks_on_named_daemon_threads_and_stops_them_when_done() 
         seen.append((thread.name, thread.daemon))
         return n * 2
 
-    with _DaemonPool(3) as pool:
+    with DaemonPool(3) as pool:
         futures: set[Future[Any]] = {pool.submit(task, n) for n in range(10)}
         assert all(isinstance(f, Future) for f in futures)
         results = []
@@ -301,7 +301,7 @@ def test_the_pool_hands_a_tasks_exception_to_its_future() -> None:
         msg = "from a worker"
         raise KeyError(msg)
 
-    with _DaemonPool(1) as pool:
+    with DaemonPool(1) as pool:
         future = pool.submit(fail)
         with pytest.raises(KeyError, match="from a worker"):
             future.result(timeout=30)
