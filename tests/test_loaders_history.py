@@ -11,6 +11,8 @@ customers authorize ``get-all`` and ``post-all`` (the sandbox's rule for Connect
 from __future__ import annotations
 
 import dataclasses
+import gzip
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -35,6 +37,7 @@ import connect_notebook as cn
 from connect_notebook import BulkExportError, RetryPolicy
 from connect_notebook._bulkexport import Exporter
 from connect_notebook._client import APIClient
+from connect_notebook._frames import read_export_file
 from connect_notebook._kernel import app_for_sandbox
 from connect_notebook.sandbox import Faults, Sandbox
 
@@ -390,3 +393,46 @@ def test_faults_never_cost_a_record_nor_a_second_job(flaky: Sandbox, seed: int) 
     with httpx.Client(auth=(connected, flaky.owner_auth_token)) as http:
         jobs = http.get(f"{flaky.bulkexports_url}/v1/Exports/Calls/Jobs").json()["jobs"]
     assert [(j["start_day"], j["end_day"]) for j in jobs] == [(str(start.date()), str(listed_from - timedelta(days=1)))]
+
+
+# --- a day file as Twilio may write it ------------------------------------------------
+
+
+def _gzip_lines(*records: dict[str, object]) -> bytes:
+    return gzip.compress("".join(json.dumps(r) + "\n" for r in records).encode())
+
+
+def test_a_day_file_with_numbers_as_json_numbers_fractions_and_missing_fields_is_typed_like_the_list() -> None:
+    body = _gzip_lines(
+        {
+            "sid": "SM" + "a" * 32,
+            "account_sid": "AC" + "b" * 32,
+            "from": "+15005550006",
+            "to": "+15005550001",
+            "direction": "outbound-api",
+            "status": "undelivered",
+            "body": "hi",
+            "num_segments": 2,  # a JSON number where the list API sends "2"
+            "num_media": "0",
+            "price": -0.0075,
+            "error_code": 30003,
+            "date_created": "2025-01-02T03:04:05Z",
+            "date_sent": "2025-01-02T03:04:05.250Z",  # fractions of a second
+            "date_updated": "2025-01-02T03:04:06+00:00",
+        }
+    )
+    frame = read_export_file(body, "messages")
+
+    assert frame.schema == cn.MESSAGES_SCHEMA
+    row = frame.row(0, named=True)
+    assert row["num_segments"] == 2 and row["price"] == -0.0075 and row["cost"] == 0.0075
+    assert row["error_code"] == 30003 and row["error_message"] is None and row["price_unit"] is None
+    assert row["date_sent"] == datetime(2025, 1, 2, 3, 4, 5, 250_000, tzinfo=UTC)
+    assert row["our_number"] == "+15005550006" and row["counterpart"] == "+15005550001"
+    assert row["messaging_service_sid"] is None  # a field the file lacks is null
+
+
+def test_an_empty_day_file_and_a_broken_one() -> None:
+    assert read_export_file(_gzip_lines(), "calls").schema == cn.CALLS_SCHEMA
+    with pytest.raises(ValueError, match="not a gzip JSON-lines file of calls"):
+        read_export_file(b"<html>expired</html>", "calls")

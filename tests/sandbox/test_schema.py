@@ -570,3 +570,17 @@ def test_bulkexports_jobs_match_twilio_spec(sandbox: Sandbox, openapi_bulkexport
     assert (created.status_code, listed.status_code, fetched.status_code, deleted.status_code) == (201, 200, 200, 204)
     for response in (created, listed, fetched, deleted):
         assert schema_errors(openapi_bulkexports, response, BULKEXPORTS_HOST) == []
+
+
+def test_a_running_bulkexports_job_matches_twilio_spec(openapi_bulkexports: OpenAPI) -> None:
+    with Sandbox(seed=7, calls_per_customer=300, now="2026-11-01T12:00:00Z", export_job_polls=2) as sb:
+        sid = sb.customer_account_sids[0]
+        auth = (sb.authorize(sid, ("get-all", "post-all")), sb.owner_auth_token)
+        form = {"StartDay": "2026-10-01", "EndDay": "2026-10-03", "FriendlyName": "slow"}
+        with httpx.Client(base_url=sb.bulkexports_url, auth=auth) as client:
+            created = client.post("/v1/Exports/Calls/Jobs", data=form)
+            listed = client.get("/v1/Exports/Calls/Jobs")
+            fetched = client.get(f"/v1/Exports/Jobs/{created.json()['job_sid']}")
+    assert [r.json().get("job_queue_position") for r in (created, fetched)] == ["2", "1"]
+    for response in (created, listed, fetched):
+        assert schema_errors(openapi_bulkexports, response, BULKEXPORTS_HOST) == []
