@@ -80,6 +80,10 @@ Moment = datetime | date | str
 Accounts = str | Iterable[str] | None
 
 
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
 def _progress(enabled: bool, description: str) -> Any:
     from tqdm.auto import tqdm  # type: ignore[import-untyped]  # tqdm ships no type information
 
@@ -128,9 +132,10 @@ def _load_family(
     # cut-off); older days come from BulkExport, when the range asks for them.
     days = app.call_retention_days if kind is CALLS else MESSAGE_RETENTION_DAYS
     listed_from = now.date() - timedelta(days=days - 1)
-    oldest = datetime(listed_from.year, listed_from.month, listed_from.day, tzinfo=UTC) if start_at is None else None
+    oldest = _midnight(listed_from) if start_at is None else None
     export_before = listed_from if start_at is not None and start_at.date() < listed_from else None
     if export_before is not None:
+        # Before any request: BulkExport serves US1 only, and a regional REST host names its region.
         check_region(app, kind.name, listed_from)
     try:
         with APIClient(app, sid, retry=retry, throttle=Throttle(workers)) as client:
