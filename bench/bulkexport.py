@@ -70,9 +70,10 @@ def _timed(load: Any, counter: CallCounter) -> tuple[float, int, Any]:
 
 
 def run_cell(shape: str, latency: float, scale: float, repeat: int, counter: CallCounter) -> list[dict[str, Any]]:
+    from polars.testing import assert_frame_equal
+
     import connect_notebook as cn
     from connect_notebook import ConnectApp
-    from polars.testing import assert_frame_equal
 
     extra = ("--call-retention-days", "7320", "--grant", "get-all,post-all")
     sb = SandboxProcess.start(_profile(SHAPES[shape], scale), latency, extra)
@@ -137,7 +138,8 @@ def main() -> int:
     counter = CallCounter(httpx.Client, "send")
     names = {"L": "(L) paging the list", "X": "(X) BulkExport, with its job", "X'": "(X') BulkExport, files kept"}
     print(f"{DAYS} days of calls ending {AGE} days ago, no cache; (L)÷ = how many times faster than paging")
-    print(f"{'shape':8} {'latency':>7}  {'variant':30} {'days':>5} {'requests':>8} {'rows':>8} {'seconds':>8} {'(L)÷':>6}")
+    header = f"{'shape':8} {'latency':>7}  {'variant':30} {'days':>5} {'requests':>8} {'rows':>8} {'seconds':>8}"
+    print(f"{header} {'(L)÷':>6}")
     failed = False
     for shape in shapes:
         for latency in LATENCIES:

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         scan_messages,
     )
     from ._session import ConnectedAccount, Session
+    from ._sync import SYNC_SUMMARY_SCHEMA, sync
     from ._widget import ConnectButton
     from .sandbox import Sandbox
 
@@ -72,6 +73,7 @@ __all__ = [
     "PagingError",
     "RateLimitError",
     "RetryPolicy",
+    "SYNC_SUMMARY_SCHEMA",
     "Sandbox",
     "SchemaError",
     "ServerError",
@@ -96,6 +98,7 @@ __all__ = [
     "scan_calls",
     "scan_messages",
     "session",
+    "sync",
     "unload_ipython_extension",
     "use_app",
     "use_sandbox",
@@ -110,6 +113,8 @@ _LAZY = {
     "load_call_summaries": "connect_notebook._insights",
     "EVENTS_SCHEMA": "connect_notebook._events",
     "load_events": "connect_notebook._events",
+    "sync": "connect_notebook._sync",
+    "SYNC_SUMMARY_SCHEMA": "connect_notebook._sync",
     **{
         name: "connect_notebook._loaders"
         for name in (

@@ -22,6 +22,7 @@ import math
 import re
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Self, TypeVar
 
@@ -41,7 +42,7 @@ from ._redact import redact
 from ._retry import RetryPolicy, Throttle
 from ._version import __version__
 
-__all__ = ["API_URL_FIELDS", "MAX_PAGES", "NO_CREDENTIALS_URL_FIELDS", "APIClient"]
+__all__ = ["LoadStats", "API_URL_FIELDS", "MAX_PAGES", "NO_CREDENTIALS_URL_FIELDS", "APIClient"]
 
 log = logging.getLogger("connect_notebook")
 T = TypeVar("T")
@@ -119,6 +120,23 @@ def _error_body(response: httpx.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
+@dataclass
+class LoadStats:
+    """What one load asked for and got, counted from every thread (``sync``'s summary reads it)."""
+
+    requests: int = 0  # every try, retries included
+    retries: int = 0
+    days_fetched: int = 0  # account-days asked of Twilio
+    days_cached: int = 0  # account-days read from the cache
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, **counts: int) -> None:
+        """Add to the named counters."""
+        with self._lock:
+            for name, n in counts.items():
+                setattr(self, name, getattr(self, name) + n)
+
+
 class APIClient:
     """Twilio's REST and Monitor APIs as one connected account, with retries.
 
@@ -134,6 +152,8 @@ class APIClient:
         Shared limit on requests in flight (one per load); None for no limit.
     transport
         An httpx transport, for the rare failure the sandbox cannot produce.
+    stats
+        Counts every request and retry, when given.
     """
 
     def __init__(
@@ -145,8 +165,10 @@ class APIClient:
         throttle: Throttle | None = None,
         timeout: float = 60.0,
         transport: httpx.BaseTransport | None = None,
+        stats: LoadStats | None = None,
     ) -> None:
         self.app = app
+        self.stats = stats
         self.account_sid = check_sid(account_sid, "AC", "account_sid")
         self.retry = retry or RetryPolicy()
         self.throttle = throttle
@@ -230,6 +252,8 @@ class APIClient:
         attempts = 1 if once else self.retry.attempts
         for attempt in range(1, attempts + 1):
             retry_after: float | None = None
+            if self.stats is not None:
+                self.stats.add(requests=1, retries=int(attempt > 1))
             try:
                 with self.throttle or _NO_THROTTLE:
                     http = self._http if credentials else self._anonymous

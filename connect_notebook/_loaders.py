@@ -35,7 +35,7 @@ from ._arguments import (
 from ._bulkexport import check_region
 from ._cache import read_family as cached_family
 from ._cache import scan, write_family
-from ._client import APIClient
+from ._client import APIClient, LoadStats
 from ._config import DEFAULT_LOOKBACK_DAYS, ConnectApp
 from ._exceptions import AuthorizationRevoked
 from ._family import (
@@ -66,6 +66,7 @@ __all__ = [
     "customer",
     "load_alerts",
     "load_calls",
+    "load_family",
     "load_messages",
     "load_usage",
     "scan_calls",
@@ -90,7 +91,7 @@ def _progress(enabled: bool, description: str) -> Any:
     return tqdm(total=0, unit="page", desc=description, disable=not enabled, leave=False)
 
 
-def _load_family(
+def load_family(
     kind: Kind,
     account: object,
     *,
@@ -106,7 +107,9 @@ def _load_family(
     concurrency: object,
     lookback_days: object,
     retry: object,
+    stats: LoadStats | None = None,
 ) -> pl.DataFrame:
+    """Load ``kind`` for the family of ``account``: what ``load_calls`` and ``load_messages`` (and ``sync``) share."""
     # Every argument is checked before anything else happens (the active app may start the embedded sandbox).
     sid = account_sid_of(account)
     check_accounts(accounts)
@@ -138,7 +141,7 @@ def _load_family(
         # Before any request: BulkExport serves US1 only, and a regional REST host names its region.
         check_region(app, kind.name, listed_from)
     try:
-        with APIClient(app, sid, retry=retry, throttle=Throttle(workers)) as client:
+        with APIClient(app, sid, retry=retry, throttle=Throttle(workers), stats=stats) as client:
             family = read_family(client)
             chosen = select_accounts(family, sid, accounts)
             members = family.filter(pl.col("sid").is_in(chosen))
@@ -268,7 +271,7 @@ def load_calls(
         conditions.append(pl.col("to") == to)
     if from_ is not None:
         conditions.append(pl.col("from") == from_)
-    return _load_family(
+    return load_family(
         CALLS,
         account,
         accounts=accounts,
@@ -314,7 +317,7 @@ def load_messages(
     to, from_ = address(to, "to"), address(from_, "from_")
     server = [(name, value) for name, value in (("To", to), ("From", from_)) if value is not None]
     conditions = [pl.col(c) == v for c, v in (("to", to), ("from", from_)) if v is not None]
-    return _load_family(
+    return load_family(
         MESSAGES,
         account,
         accounts=accounts,

@@ -502,6 +502,12 @@ def load_windows(
                     result = future.result()
                     if isinstance(result, _Plan):
                         plans.append(result)
+                        if client.stats is not None:
+                            client.stats.add(
+                                days_cached=sum((p.last - p.first).days + 1 for p in result.cached),
+                                days_fetched=sum((w.last - w.first).days + 1 for w in result.windows)
+                                + len(result.exported),
+                            )
                         pieces[result.span.account_sid] += result.cached
                         writer.expect(result)
                         load.progress.expect(sum(w.pages(PAGE_SIZE) for w in result.windows))
