@@ -283,7 +283,7 @@ def _typed(frame: pl.DataFrame, schema: pl.Schema, exprs: dict[str, pl.Expr], wh
     raise SchemaError(msg)
 
 
-def _rfc2822(name: str, form: str = _RFC2822) -> pl.Expr:
+def _time(name: str, form: str = _RFC2822) -> pl.Expr:
     # Twilio leaves a never-set time empty ("") or null; both become null.
     return pl.when(pl.col(name) == "").then(None).otherwise(pl.col(name)).str.strptime(UTC_TIME, form, strict=True)
 
@@ -319,7 +319,7 @@ def type_calls(raw: pl.DataFrame, *, iso_times: bool = False) -> pl.DataFrame:
         raw,
         CALLS_SCHEMA,
         {
-            **{t: _rfc2822(t, form) for t in ("start_time", "end_time", "date_created", "date_updated")},
+            **{t: _time(t, form) for t in ("start_time", "end_time", "date_created", "date_updated")},
             "duration": _number("duration", pl.Int64),
             "queue_time": _number("queue_time", pl.Int64),
             **_money_and_parties(),
@@ -337,7 +337,7 @@ def type_messages(raw: pl.DataFrame, *, iso_times: bool = False) -> pl.DataFrame
         raw,
         MESSAGES_SCHEMA,
         {
-            **{t: _rfc2822(t, form) for t in ("date_created", "date_sent", "date_updated")},
+            **{t: _time(t, form) for t in ("date_created", "date_sent", "date_updated")},
             "num_segments": _number("num_segments", pl.Int64),
             "num_media": _number("num_media", pl.Int64),
             **_money_and_parties(),
@@ -388,8 +388,8 @@ def type_accounts(raw: pl.DataFrame, connected_sid: str) -> pl.DataFrame:
         raw.with_columns(is_connect_subaccount=pl.lit(None)),
         ACCOUNTS_SCHEMA,
         {
-            "date_created": _rfc2822("date_created"),
-            "date_updated": _rfc2822("date_updated"),
+            "date_created": _time("date_created"),
+            "date_updated": _time("date_updated"),
             # The SID the app was given, when it is a subaccount: a main account connected directly is not one.
             "is_connect_subaccount": (pl.col("sid") == connected_sid) & (pl.col("owner_account_sid") != pl.col("sid")),
         },

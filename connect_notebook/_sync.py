@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, as_completed
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +36,7 @@ from ._exceptions import ConnectNotebookError
 from ._family import account_sid_of
 from ._kernel import current
 from ._loaders import load_family, load_usage
+from ._pool import DaemonPool
 from ._redact import redact
 from ._windows import CALLS, MESSAGES
 
@@ -206,13 +208,18 @@ def sync(
     root = checked_folder(root, from_app=False, create=True)
     app = current().resolve_app(app)
     tasks = [_Task(app, sid, resource, str(root), start_at, end_at) for sid in sids for resource in chosen]
-    owned = executor is None
-    pool = ThreadPoolExecutor(max_workers=min(DEFAULT_THREADS, len(tasks))) if owned else executor
-    assert pool is not None
+    # Threads of the loaders' own pool by default: daemons, so a sync interrupted while a request hangs
+    # does not keep the kernel from exiting (a ThreadPoolExecutor's threads are joined at exit).
+    pool: Executor | DaemonPool
+    owned: DaemonPool | None = None
+    if executor is None:
+        pool = owned = DaemonPool(min(DEFAULT_THREADS, len(tasks)), "connect_notebook-sync")
+    else:
+        pool = executor
     rows: list[dict[str, Any]] = []
     from tqdm.auto import tqdm  # type: ignore[import-untyped]  # tqdm ships no type information
 
-    try:
+    with owned or nullcontext():
         futures: dict[Future[dict[str, Any]], _Task] = {pool.submit(_run, task): task for task in tasks}
         with tqdm(total=len(tasks), unit="task", desc="sync", disable=not progress, leave=False) as bar:
             for future in as_completed(futures):
@@ -228,9 +235,6 @@ def sync(
                 rows.append(row)
                 bar.set_postfix_str(f"{row['resource']} {row['account_sid'][-4:]}", refresh=False)
                 bar.update(1)
-    finally:
-        if owned:
-            pool.shutdown(wait=True, cancel_futures=True)
     order = {(t.account_sid, t.resource): i for i, t in enumerate(tasks)}
     rows.sort(key=lambda r: order[(r["account_sid"], r["resource"])])
     return pl.DataFrame(rows, schema=SYNC_SUMMARY_SCHEMA)

@@ -5,8 +5,8 @@ only) are read from it; for the others, usage counts (one or two requests) plan
 the day windows (``_planner``), and the windows of every account are fetched
 from one pool, within one concurrency budget. Days older than the list API
 serves (``export_before``) are not listed but read from BulkExport
-(``_bulkexport``), one file per day for the whole family, in the same pool. Each page is typed as soon as it
-arrives, so page buffers are freed once decoded; a month whose windows are all
+(``_bulkexport``), one file per day for the whole family, in the same pool.
+Each page is typed as soon as it arrives, so page buffers are freed once decoded; a month whose windows are all
 in is written to the cache at once, so an interrupted load keeps what it got.
 The pieces are then put together newest first, trimmed to the exact instants
 asked for, with each SID once.
@@ -23,7 +23,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 import polars as pl
@@ -52,7 +52,6 @@ log = logging.getLogger("connect_notebook")
 PAGE_SIZE = 1000
 DAILY_USAGE_DAYS = 1000  # daily usage records that fit one page
 _DAY = timedelta(days=1)
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
