@@ -31,6 +31,8 @@ from ._retry import RetryPolicy
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from ._events import EVENTS_SCHEMA, load_events
     from ._frames import ACCOUNTS_SCHEMA, ALERTS_SCHEMA, CALLS_SCHEMA, MESSAGES_SCHEMA, USAGE_SCHEMA
     from ._insights import CALL_SUMMARIES_SCHEMA, load_call_summaries
@@ -87,6 +89,7 @@ __all__ = [
     "connect_pasted",
     "customer",
     "default_customer",
+    "default_customers",
     "load_alerts",
     "load_call_summaries",
     "load_calls",
@@ -99,6 +102,7 @@ __all__ = [
     "scan_messages",
     "session",
     "sync",
+    "today",
     "unload_ipython_extension",
     "use_app",
     "use_sandbox",
@@ -160,6 +164,16 @@ def use_sandbox(sandbox: Sandbox | None = None) -> ConnectApp:
 def default_customer() -> str:
     """The account connected last in this kernel; on a sandbox, else its first customer."""
     return _current_kernel().default_customer()
+
+
+def default_customers() -> list[str]:
+    """The accounts connected in this kernel; on a sandbox, else every customer it holds (a portfolio's default)."""
+    return _current_kernel().default_customers()
+
+
+def today(tz: str = "UTC") -> date:
+    """The day reports count back from, in ``tz``: the embedded sandbox's (pinned in CI) or the real one."""
+    return _current_kernel().today(tz)
 
 
 def session() -> Session:

@@ -1,4 +1,4 @@
-"""`_cli`: the ``connect-notebook`` command: ``sandbox`` and ``lab``."""
+"""`_cli`: the ``connect-notebook`` command: ``sandbox``, ``lab`` and ``report``."""
 
 from __future__ import annotations
 
@@ -105,14 +105,22 @@ def _instant(text: str) -> datetime:
 def _report(args: argparse.Namespace) -> int:
     from ._config import Settings
     from ._exceptions import ConfigError
-    from ._report import DEFAULT_NOTEBOOK, ReportError, ReportParams, render_report
+    from ._report import ReportError, ReportParams, render_report
 
     try:
         # "Today" is the sandbox's when its clock is pinned (reproducible reports), else the real one.
         pinned = Settings.from_env().sandbox_now
         now = _instant(pinned) if pinned else None
-        params = ReportParams.parse(account=args.account, start=args.start, end=args.end, tz=args.tz, now=now)
-        render_report(params, Path(args.out), notebook=Path(args.notebook) if args.notebook else DEFAULT_NOTEBOOK)
+        params = ReportParams.parse(
+            account=args.account,
+            start=args.start,
+            end=args.end,
+            tz=args.tz,
+            now=now,
+            portfolio=args.portfolio,
+            dataset=args.dataset,
+        )
+        render_report(params, Path(args.out), notebook=Path(args.notebook) if args.notebook else None)
     except (ConfigError, ReportError) as exc:
         print(f"connect-notebook report: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) else 1
@@ -152,12 +160,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     report = sub.add_parser(
         "report",
-        help="render the call report notebook to one offline HTML file",
-        description="Run the call report notebook headless against the configured Twilio "
-        "(the embedded sandbox when no credentials are set) and write one self-contained "
-        "HTML file.",
+        help="render the call report (or, with --portfolio, the portfolio report) to one offline HTML file",
+        description="Run the call report notebook, or with --portfolio the portfolio report notebook, headless "
+        "against the configured Twilio (the embedded sandbox when no credentials are set) and write one "
+        "self-contained HTML file.",
     )
     report.add_argument("--account", default=None, help="customer AccountSid (default: the sandbox's first)")
+    report.add_argument(
+        "--portfolio",
+        action="store_true",
+        help="compare every customer (of --dataset, else every connected one) with the days before",
+    )
+    report.add_argument(
+        "--dataset", default=None, help="with --portfolio: a folder written by cn.sync() (default: sync one)"
+    )
     report.add_argument("--start", default=None, help="first day, YYYY-MM-DD, in --tz (default: 30 days before --end)")
     report.add_argument("--end", default=None, help="day after the last, YYYY-MM-DD, in --tz (default: today)")
     report.add_argument("--tz", default="UTC", help="IANA time zone of the days, hours and charts (default UTC)")

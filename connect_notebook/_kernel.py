@@ -17,9 +17,11 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from ._callback import CallbackServer
 from ._config import ConnectApp, Settings
@@ -355,6 +357,40 @@ class Kernel:
             return self.settings.sandbox_customers[0]
         msg = "pass account='AC…' (a customer that authorized the Connect App); there is no default on real Twilio"
         raise ConfigError(msg)
+
+    def default_customers(self) -> list[str]:
+        """The accounts a portfolio report covers when none are given.
+
+        The accounts connected in this kernel's session (revoked ones left out); else,
+        on a sandbox, every customer it holds (all pre-authorized there). Raises
+        ``ConfigError`` on a real Twilio app with nothing connected.
+        """
+        connection = self._connection
+        if connection is not None:
+            sids = [a.sid for a in connection.session.accounts if not a.revoked]
+            if sids:
+                return sids
+        app = self.active_app()
+        if self.is_embedded_sandbox(app):
+            return self.embedded_sandbox().connected_account_sids
+        if self.settings.sandbox_customers:
+            return list(self.settings.sandbox_customers)
+        msg = (
+            "there are no connected customers to report on: connect them first (cn.connect_button()), "
+            "or pass a dataset written by cn.sync()"
+        )
+        raise ConfigError(msg)
+
+    def today(self, tz: str = "UTC") -> date:
+        """The day reports count their default days back from, in ``tz``.
+
+        On the embedded sandbox it is the sandbox's day, so a notebook run with its clock
+        pinned (``CONNECT_NOTEBOOK_SANDBOX_NOW``, as under nbval) covers the same days
+        every time; elsewhere it is the real one.
+        """
+        app = self.active_app()
+        now = self.embedded_sandbox().now if self.is_embedded_sandbox(app) else datetime.now(UTC)
+        return now.astimezone(ZoneInfo(tz)).date()
 
 
 _lock = threading.Lock()

@@ -59,6 +59,9 @@ from ._frames import (
 from ._kernel import current
 from ._retry import RetryPolicy, Throttle
 from ._session import ConnectedAccount
+from ._store import Store, is_url
+from ._store import family as store_family
+from ._store import scan as store_scan
 from ._windows import CALLS, MESSAGES, PAGE_SIZE, Kind, Span, load_windows
 
 __all__ = [
@@ -434,6 +437,11 @@ def load_alerts(
 
 def _scan(kind: Kind, account: object | None, app: object, cache_dir: object) -> pl.LazyFrame:
     sid = account_sid_of(account) if account is not None else None
+    if is_url(cache_dir):  # a dataset cn.sync wrote to an fsspec URL
+        assert isinstance(cache_dir, str)
+        store = Store(cache_dir)
+        family = None if sid is None else (store_family(store, sid) or [sid])
+        return store_scan(store, kind.name, family, kind.schema, kind.time_column)
     given = folder(cache_dir)
     if app is not None:
         app = current().resolve_app(app)  # a TypeError for anything but a ConnectApp

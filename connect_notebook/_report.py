@@ -1,4 +1,4 @@
-"""`_report`: run the call-report notebook headless and write one self-contained HTML file.
+"""`_report`: run a report notebook (one customer's calls, or the portfolio) headless into one self-contained HTML file.
 
 The notebook is executed with nbclient (its ``parameters`` cell overridden, the
 papermill convention), and the HTML is assembled here from the outputs: markdown
@@ -23,9 +23,11 @@ from ._atomic import atomic_write
 from ._config import check_sid
 from ._exceptions import ConfigError
 
-__all__ = ["DEFAULT_DAYS", "DEFAULT_NOTEBOOK", "ReportError", "ReportParams", "render_report"]
+__all__ = ["DEFAULT_DAYS", "DEFAULT_NOTEBOOK", "PORTFOLIO_NOTEBOOK", "ReportError", "ReportParams", "render_report"]
 
-DEFAULT_NOTEBOOK = Path(__file__).resolve().parent / "call_report.ipynb"  # package data (notebooks/ links to it)
+# Package data (notebooks/ links to both, so nbval runs the very notebooks the command does).
+DEFAULT_NOTEBOOK = Path(__file__).resolve().parent / "call_report.ipynb"
+PORTFOLIO_NOTEBOOK = Path(__file__).resolve().parent / "portfolio_report.ipynb"
 DEFAULT_DAYS = 30
 
 
@@ -35,25 +37,47 @@ class ReportError(Exception):
 
 @dataclass(frozen=True)
 class ReportParams:
-    """The report's parameters, checked before any kernel starts."""
+    """The report's parameters, checked before any kernel starts.
+
+    ``portfolio`` chooses the portfolio report (every customer of ``dataset``, or every
+    connected one) instead of the call report of ``account``.
+    """
 
     account: str | None
     start: date
     end: date
     tz: str
+    portfolio: bool = False
+    dataset: Path | None = None
 
     @classmethod
     def parse(
-        cls, *, account: str | None, start: str | None, end: str | None, tz: str, now: datetime | None = None
+        cls,
+        *,
+        account: str | None,
+        start: str | None,
+        end: str | None,
+        tz: str,
+        now: datetime | None = None,
+        portfolio: bool = False,
+        dataset: str | None = None,
     ) -> ReportParams:
         """Check the command line's values; raises ``ConfigError`` with the reason.
 
         The days are days in ``tz``, like the charts'. Without ``start`` and ``end`` the
         report covers the last 30 full days before today (``now`` in ``tz``); with only
-        one of them, the 30 days after ``start`` or before ``end``.
+        one of them, the 30 days after ``start`` or before ``end``. The portfolio report
+        compares them with as many days just before.
         """
+        if account is not None and portfolio:
+            msg = "--account names the one customer of the call report; the portfolio report covers every customer"
+            raise ConfigError(msg)
+        if dataset is not None and not portfolio:
+            msg = "--dataset is the portfolio report's: add --portfolio (the call report asks Twilio)"
+            raise ConfigError(msg)
         if account is not None:
             check_sid(account, "AC", "--account")
+        folder = _dataset(dataset) if dataset is not None else None
         try:
             zone = ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):
@@ -73,14 +97,55 @@ class ReportParams:
         if after <= first:
             msg = f"--end ({after}) must be after --start ({first})"
             raise ConfigError(msg)
-        return cls(account, first, after, tz)
+        return cls(account, first, after, tz, portfolio, folder)
+
+    @property
+    def notebook(self) -> Path:
+        """The notebook this report runs unless ``--notebook`` names another."""
+        return PORTFOLIO_NOTEBOOK if self.portfolio else DEFAULT_NOTEBOOK
+
+    @property
+    def title(self) -> str:
+        return "Portfolio report" if self.portfolio else "Call report"
+
+    @property
+    def subject(self) -> str:
+        """Whom the report covers, before the notebook has said it better."""
+        if self.portfolio:
+            return f"the customers of {self.dataset}" if self.dataset else "the connected customers"
+        return self.account or "the default account"
+
+    @property
+    def days(self) -> str:
+        """The report's days, as its header line shows them."""
+        days = f"{self.start} to {self.end} (end excluded)"
+        if self.portfolio:
+            days += f" against the {(self.end - self.start).days} days before"
+        return days
 
     def assignments(self) -> str:
         """The injected-parameters cell."""
-        return (
-            f"account = {self.account!r}\nstart = {self.start.isoformat()!r}\n"
-            f"end = {self.end.isoformat()!r}\ntimezone = {self.tz!r}\n"
+        first = (
+            f"dataset = {str(self.dataset) if self.dataset else None!r}"
+            if self.portfolio
+            else (f"account = {self.account!r}")
         )
+        return f"{first}\nstart = {self.start.isoformat()!r}\nend = {self.end.isoformat()!r}\ntimezone = {self.tz!r}\n"
+
+
+def _dataset(text: str) -> Path:
+    """``--dataset``: an existing folder that ``cn.sync`` wrote (its ``families/`` or ``calls/`` folder), made absolute.
+
+    Absolute, because the notebook's kernel runs in the report's folder, not in this one.
+    """
+    folder = Path(text).expanduser().resolve()
+    if not folder.is_dir():
+        msg = f"--dataset must be a folder written by cn.sync(), got {text!r}: there is no such folder"
+        raise ConfigError(msg)
+    if not (folder / "families").is_dir() and not (folder / "calls").is_dir():
+        msg = f"--dataset {text!r} holds no cn.sync() dataset (no families/ or calls/ folder); pass sync's to="
+        raise ConfigError(msg)
+    return folder
 
 
 def _inject(nb: Any, params: ReportParams) -> None:
@@ -164,7 +229,7 @@ figure.chart{margin:12px 0}figure.chart svg{max-width:100%;height:auto}
 
 
 def _customer(nb: Any, fallback: str) -> str:
-    """The customer the report is about: the first line the notebook's ``customer`` cell printed."""
+    """Whom the report is about: the first line the notebook's ``customer`` cell printed (a name, or "3 customers")."""
     for cell in nb.cells:
         if cell.cell_type == "code" and "customer" in cell.metadata.get("tags", []):
             for output in cell.get("outputs", []):
@@ -173,7 +238,7 @@ def _customer(nb: Any, fallback: str) -> str:
     return fallback
 
 
-def _html(nb: Any, params: ReportParams, customer: str) -> str:
+def _html(nb: Any, params: ReportParams, subject: str) -> str:
     body = []
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
@@ -181,34 +246,35 @@ def _html(nb: Any, params: ReportParams, customer: str) -> str:
             body.append(_markdown(cell.source))
         elif "parameters" not in tags and "injected-parameters" not in tags:
             body.append(_outputs_html(cell))
-    days = f"{params.start} to {params.end} (end excluded)"
-    meta = f"{html.escape(customer)} · {days}, days and times in {html.escape(params.tz)}"
+    meta = f"{html.escape(subject)} · {params.days}, days and times in {html.escape(params.tz)}"
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<title>Call report · {html.escape(customer)}</title><style>{_STYLE}</style></head><body>"
+        f"<title>{params.title} · {html.escape(subject)}</title><style>{_STYLE}</style></head><body>"
         f"<p class=meta>{meta}</p>{''.join(body)}</body></html>"
     )
 
 
 def render_report(
-    params: ReportParams, out: Path, *, notebook: Path = DEFAULT_NOTEBOOK, log: Callable[[str], None] | None = None
+    params: ReportParams, out: Path, *, notebook: Path | None = None, log: Callable[[str], None] | None = None
 ) -> Path:
     """Execute the report notebook with ``params`` and write the HTML report to ``out``.
 
-    Raises ``ReportError`` when the notebook fails; ``out`` is then left as it was.
+    ``notebook`` defaults to the report's own (``params.notebook``). Raises
+    ``ReportError`` when the notebook fails; ``out`` is then left as it was.
     """
     import nbformat
 
     say = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    notebook = notebook if notebook is not None else params.notebook
     if not notebook.exists():
         msg = f"no report notebook at {notebook}; pass --notebook"
         raise ReportError(msg)
     nb = nbformat.read(notebook, as_version=4)  # type: ignore[no-untyped-call]
     _inject(nb, params)
-    say(f"running {notebook.name} for {params.account or 'the default account'}, {params.start} to {params.end}")
+    say(f"running {notebook.name} for {params.subject}, {params.start} to {params.end}")
     _execute(nb, out.resolve().parent, say)  # the kernel's folder: the report's, not the (read-only) package
-    customer = _customer(nb, params.account or "the default account")
+    subject = _customer(nb, params.subject)
     out = out.resolve()
-    atomic_write(out, _html(nb, params, customer).encode("utf-8"))  # an ordinary file: 0o666 & ~umask
+    atomic_write(out, _html(nb, params, subject).encode("utf-8"))  # an ordinary file: 0o666 & ~umask
     say(f"wrote {out} ({out.stat().st_size // 1024} KB) at {datetime.now().astimezone():%Y-%m-%d %H:%M}")
     return out

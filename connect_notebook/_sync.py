@@ -24,20 +24,23 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import Any
 
 import polars as pl
 
 from ._arguments import checked_folder, checked_range, flag, folder
 from ._atomic import atomic_write
+from ._cache import read_family
 from ._client import LoadStats
 from ._config import DEFAULT_LOOKBACK_DAYS, ConnectApp
-from ._exceptions import ConnectNotebookError
+from ._exceptions import AuthorizationRevoked, ConnectNotebookError
 from ._family import account_sid_of
 from ._kernel import current
 from ._loaders import load_family, load_usage
 from ._pool import DaemonPool
 from ._redact import redact
+from ._store import Store, is_url, staged
 from ._windows import CALLS, MESSAGES
 
 __all__ = ["RESOURCES", "SYNC_SUMMARY_SCHEMA", "sync"]
@@ -74,33 +77,20 @@ def _run(task: _Task) -> dict[str, Any]:
     """Do one task where it runs (a thread, a worker); return its summary row, the error included."""
     stats = LoadStats()
     began = time.perf_counter()
-    rows, error = 0, None
+    rows, error, revoked = 0, None, False
     try:
-        if task.resource == "usage":
-            frame = load_usage(task.account_sid, app=task.app, start=task.start, end=task.end)
-            _write_usage(Path(task.root), frame)
+        if is_url(task.root):  # an fsspec URL: load into a staging folder here, push what it wrote
+            with TemporaryDirectory(prefix="connect_notebook-sync-") as staging:
+                store = Store(task.root)
+                with staged(store, Path(staging), _prefixes(store, Path(staging), task)):
+                    rows = _load(task, Path(staging), stats)
         else:
-            frame = load_family(
-                CALLS if task.resource == "calls" else MESSAGES,
-                task.account_sid,
-                accounts=None,
-                app=task.app,
-                start=task.start,
-                end=task.end,
-                server_filters=[],
-                keep=None,
-                progress=False,
-                cache_dir=task.root,
-                refresh=False,
-                concurrency=None,
-                lookback_days=DEFAULT_LOOKBACK_DAYS,
-                retry=None,
-                stats=stats,
-            )
-        rows = frame.height
-    except ConnectNotebookError as exc:  # reported in the summary; the other customers go on
+            rows = _load(task, Path(task.root), stats)
+    except (ConnectNotebookError, OSError) as exc:  # reported in the summary; the other customers go on
         error = _described(exc, task.app.auth_token)
+        revoked = isinstance(exc, AuthorizationRevoked)
     return {
+        "revoked": revoked,
         "account_sid": task.account_sid,
         "resource": task.resource,
         "days_fetched": stats.days_fetched,
@@ -113,6 +103,42 @@ def _run(task: _Task) -> dict[str, Any]:
     }
 
 
+def _load(task: _Task, root: Path, stats: LoadStats) -> int:
+    """Load one task's resource into the dataset folder ``root``; the number of rows."""
+    if task.resource == "usage":
+        frame = load_usage(task.account_sid, app=task.app, start=task.start, end=task.end)
+        _write_usage(root, frame)
+        return frame.height
+    frame = load_family(
+        CALLS if task.resource == "calls" else MESSAGES,
+        task.account_sid,
+        accounts=None,
+        app=task.app,
+        start=task.start,
+        end=task.end,
+        server_filters=[],
+        keep=None,
+        progress=False,
+        cache_dir=root,
+        refresh=False,
+        concurrency=None,
+        lookback_days=DEFAULT_LOOKBACK_DAYS,
+        retry=None,
+        stats=stats,
+    )
+    return frame.height
+
+
+def _prefixes(store: Store, staging: Path, task: _Task) -> list[str]:
+    """What a task needs from a remote dataset: its family's month files (the family file tells the accounts)."""
+    if task.resource == "usage":
+        return []  # replaced whole every run
+    family = f"families/{task.account_sid}.json"
+    store.pull(staging, store.files(family))
+    accounts = read_family(staging, task.account_sid) or []
+    return [f"{task.resource}/account={sid}" for sid in accounts]
+
+
 def _described(exc: BaseException, token: str) -> str:
     """An error as the summary shows it: its type and its text, secrets masked."""
     return f"{type(exc).__name__}: {redact(str(exc), token)}"
@@ -123,6 +149,61 @@ def _write_usage(root: Path, frame: pl.DataFrame) -> None:
     for (sid,), part in frame.partition_by("account_sid", as_dict=True).items():
         path = root / "usage" / f"account={sid}" / "part-0.parquet"
         atomic_write(path, part.drop("account_sid").write_parquet)
+
+
+def _gather(
+    pool: Executor | DaemonPool, owned: DaemonPool | None, tasks: list[_Task], token: str, progress: bool
+) -> list[dict[str, Any]]:
+    """Submit every task and collect its summary row as it finishes, showing progress overall and per customer.
+
+    Two bars: the tasks, and the customers whose every resource is done (naming the
+    last one, and counting those with an error). Only summaries come back: the rows
+    themselves were written where the task ran.
+    """
+    from tqdm.auto import tqdm  # type: ignore[import-untyped]  # tqdm ships no type information
+
+    left = {t.account_sid: 0 for t in tasks}
+    for t in tasks:
+        left[t.account_sid] += 1
+    failed: set[str] = set()
+    rows: list[dict[str, Any]] = []
+    with (
+        owned or nullcontext(),
+        tqdm(total=len(tasks), unit="task", desc="sync", disable=not progress, leave=False) as overall,
+        tqdm(total=len(left), unit="customer", desc="customers", disable=not progress, leave=False) as customers,
+    ):
+        futures: dict[Future[dict[str, Any]], _Task] = {pool.submit(_run, task): task for task in tasks}
+        for future in as_completed(futures):
+            task = futures[future]
+            try:
+                row = future.result()
+            except Exception as exc:  # noqa: BLE001 - the executor's own failure (a lost worker), reported
+                row = {"account_sid": task.account_sid, "resource": task.resource, "error": _described(exc, token)}
+            rows.append(row)
+            overall.update(1)
+            sid = task.account_sid
+            if row.get("error") is not None:
+                failed.add(sid)
+            left[sid] -= 1
+            if not left[sid]:
+                outcome = "failed" if sid in failed else "done"
+                customers.set_postfix_str(f"{sid} {outcome}; {len(failed)} with errors", refresh=False)
+                customers.update(1)
+    return rows
+
+
+def _location(to: object) -> str:
+    """Where the dataset goes, checked and created: a local folder's path, or an fsspec URL."""
+    if is_url(to):
+        assert isinstance(to, str)
+        store = Store(to)
+        store.create()
+        return to
+    root = folder(to, "to", none_means="nothing")
+    if root is None:
+        msg = "to must be the folder (or fsspec URL) the dataset goes to"
+        raise TypeError(msg)
+    return str(checked_folder(root, from_app=False, create=True))
 
 
 def _accounts(accounts: object) -> list[str]:
@@ -201,13 +282,9 @@ def sync(
     if executor is not None and not isinstance(executor, Executor):
         msg = f"executor must be a concurrent.futures.Executor (or None for threads), got {type(executor).__name__}"
         raise TypeError(msg)
-    root = folder(to, "to", none_means="nothing")
-    if root is None:
-        msg = "to must be the folder the dataset goes to"
-        raise TypeError(msg)
-    root = checked_folder(root, from_app=False, create=True)
     app = current().resolve_app(app)
-    tasks = [_Task(app, sid, resource, str(root), start_at, end_at) for sid in sids for resource in chosen]
+    location = _location(to)
+    tasks = [_Task(app, sid, resource, location, start_at, end_at) for sid in sids for resource in chosen]
     # Threads of the loaders' own pool by default: daemons, so a sync interrupted while a request hangs
     # does not keep the kernel from exiting (a ThreadPoolExecutor's threads are joined at exit).
     pool: Executor | DaemonPool
@@ -216,25 +293,10 @@ def sync(
         pool = owned = DaemonPool(min(DEFAULT_THREADS, len(tasks)), "connect_notebook-sync")
     else:
         pool = executor
-    rows: list[dict[str, Any]] = []
-    from tqdm.auto import tqdm  # type: ignore[import-untyped]  # tqdm ships no type information
-
-    with owned or nullcontext():
-        futures: dict[Future[dict[str, Any]], _Task] = {pool.submit(_run, task): task for task in tasks}
-        with tqdm(total=len(tasks), unit="task", desc="sync", disable=not progress, leave=False) as bar:
-            for future in as_completed(futures):
-                try:
-                    row = future.result()
-                except Exception as exc:  # noqa: BLE001 - the executor's own failure (a lost worker), reported
-                    task = futures[future]
-                    row = {
-                        "account_sid": task.account_sid,
-                        "resource": task.resource,
-                        "error": _described(exc, app.auth_token),
-                    }
-                rows.append(row)
-                bar.set_postfix_str(f"{row['resource']} {row['account_sid'][-4:]}", refresh=False)
-                bar.update(1)
+    rows = _gather(pool, owned, tasks, app.auth_token, progress)
+    for row in rows:  # a customer who revoked the app on a worker is revoked in this kernel's session too
+        if row.pop("revoked", False):
+            current().notify_revoked(row["account_sid"])
     order = {(t.account_sid, t.resource): i for i, t in enumerate(tasks)}
     rows.sort(key=lambda r: order[(r["account_sid"], r["resource"])])
     return pl.DataFrame(rows, schema=SYNC_SUMMARY_SCHEMA)

@@ -409,6 +409,7 @@ def test_the_report_notebook_ships_inside_the_package(tmp_path: Path) -> None:
         names = set(archive.namelist())
         assert "connect_notebook/call_report.ipynb" in names
         assert json.loads(archive.read("connect_notebook/call_report.ipynb"))["cells"]
+        assert json.loads(archive.read("connect_notebook/portfolio_report.ipynb"))["cells"]  # --portfolio's
         metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
         assert "License-Expression: MIT" in archive.read(metadata).decode()
     assert "deprecated" not in built.stderr.lower()

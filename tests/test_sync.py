@@ -8,6 +8,12 @@ reported in the summary while the others complete.
 
 from __future__ import annotations
 
+import os
+import pickle
+import signal
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -75,26 +81,33 @@ def test_a_second_sync_asks_for_nothing_settled(sandbox: Sandbox, app: ConnectAp
     assert second["days_cached"].sum() + second["days_fetched"].sum() == first["days_fetched"].sum()
 
 
-def test_a_revoked_customer_is_reported_and_the_others_complete(
+def test_a_customer_revoked_during_the_sync_is_reported_and_the_others_complete(
     sandbox: Sandbox, app: ConnectApp, tmp_path: Path
 ) -> None:
     connected = _connected_all(sandbox)
-    sandbox.deauthorize(sandbox.customer_account_sids[1])
-
-    summary = cn.sync(connected, tmp_path, app=app, resources=["calls", "usage"], progress=False)
+    mains = sandbox.customer_account_sids
+    # The second customer deauthorizes the app while its calls are being read (held after a few pages).
+    with ThreadPoolExecutor(1) as here, sandbox.hold(f"{mains[1]}/Calls.json", after=3) as hold:
+        running = here.submit(cn.sync, connected, tmp_path, app=app, resources=["calls", "usage"], progress=False)
+        assert hold.arrived(1)
+        sandbox.deauthorize(mains[1])
+        hold.release()
+        summary = running.result()
 
     failed = summary.filter(pl.col("error").is_not_null())
-    assert set(failed["account_sid"]) == {connected[1]} and failed.height == 2
+    assert failed["account_sid"].unique().to_list() == [connected[1]]
     assert failed["error"].str.starts_with("AuthorizationRevoked").all()
     assert all(app.auth_token not in e for e in failed["error"])
-    mains = [sandbox.customer_account_sids[i] for i in (0, 2)]
-    calls = [r for main in mains for r in family_truth(sandbox, main)]
-    assert_frame_equal(_by_sid(cn.scan_calls(cache_dir=tmp_path).collect()), _by_sid(expected_calls(calls)))
+    got = cn.scan_calls(cache_dir=tmp_path).collect()
+    others = [r for main in (mains[0], mains[2]) for r in family_truth(sandbox, main)]
+    revoked = set(sandbox.family(mains[1]))
+    assert_frame_equal(_by_sid(got.filter(~pl.col("account_sid").is_in(revoked))), _by_sid(expected_calls(others)))
+    # What was read before the revocation stays, whole months of true records only.
+    theirs = {r["sid"] for r in family_truth(sandbox, mains[1])}
+    assert set(got.filter(pl.col("account_sid").is_in(revoked))["sid"]) <= theirs
 
 
 def test_a_sync_can_be_run_on_any_executor(sandbox: Sandbox, app: ConnectApp, tmp_path: Path) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
     connected = _connected_all(sandbox)
     with ThreadPoolExecutor(max_workers=1) as one:
         summary = cn.sync(connected[:2], tmp_path, app=app, resources="messages", executor=one, progress=False)
@@ -129,3 +142,44 @@ def test_a_file_where_the_dataset_goes_is_refused(sandbox: Sandbox, app: Connect
     (tmp_path / "data").write_text("not a folder")
     with pytest.raises(ValueError, match="must be a folder"):
         cn.sync(sandbox.authorize(sandbox.customer_account_sids[0]), tmp_path / "data", app=app)
+
+
+def test_a_sync_killed_midway_resumes_to_exactly_the_ground_truth(
+    sandbox: Sandbox, app: ConnectApp, tmp_path: Path
+) -> None:
+    connected = _connected_all(sandbox)
+    mains = sandbox.customer_account_sids
+    root = tmp_path / "dataset"
+    job = tmp_path / "job.pickle"
+    job.write_bytes(pickle.dumps((app, connected, str(root))))
+    job.chmod(0o600)
+    child_script = Path(__file__).with_name("sync_child.py")
+    # The second customer's main account is held after a few pages; the others are let finish.
+    with sandbox.hold(f"{mains[1]}/Calls.json", after=3) as hold:
+        child = subprocess.Popen([sys.executable, str(child_script), str(job)], stdout=subprocess.PIPE, text=True)
+        try:
+            assert child.stdout is not None
+            done = set()
+            while {connected[0], connected[2]} - done:
+                line = child.stdout.readline()
+                assert line, f"the sync process ended early ({child.wait()})"
+                done.add(line.split()[1])
+            assert hold.arrived(1)
+            os.kill(child.pid, signal.SIGKILL)
+        finally:
+            child.kill()
+            child.wait()
+            child.stdout.close()  # type: ignore[union-attr]
+    assert child.returncode == -signal.SIGKILL
+
+    summary = cn.sync(connected, root, app=app, resources=["calls"], progress=False)
+
+    assert summary["error"].null_count() == 3
+    calls = [r for main in mains for r in family_truth(sandbox, main)]
+    assert_frame_equal(_by_sid(cn.scan_calls(cache_dir=root).collect()), _by_sid(expected_calls(calls)))
+    assert not list(root.rglob("*.tmp"))
+    # The customers finished before the kill are asked only for their unsettled days; the held one resumes.
+    fetched = dict(zip(summary["account_sid"], summary["days_fetched"], strict=True))
+    for i in (0, 2):
+        assert fetched[connected[i]] <= 4 * len(sandbox.family(mains[i]))
+    assert fetched[connected[1]] > 4 * len(sandbox.family(mains[1]))

@@ -32,11 +32,12 @@ from ._app import make_app
 from ._families import Profile, default_profiles
 from ._faults import Faults
 from ._formats import day_of
+from ._holds import Hold
 from ._insights import INSIGHTS_RETENTION_DAYS, rendered, summaries_on
 from ._render import call_json, message_json
 from ._state import CALL_RETENTION_DAYS, ConnectApp, DeauthorizeResult, SandboxState
 
-__all__ = ["ConnectApp", "DeauthorizeResult", "Faults", "Profile", "Sandbox"]
+__all__ = ["ConnectApp", "DeauthorizeResult", "Faults", "Hold", "Profile", "Sandbox"]
 
 DEFAULT_SEED = 7
 DEFAULT_CALLS = 20_000
@@ -278,6 +279,15 @@ class Sandbox:
     ) -> None:
         """Make the next ``n`` API requests fail (429 / 5xx, or ``kind="reset"`` / ``"truncate"``)."""
         self.state.faults.fail_next(n, status=status, retry_after=retry_after, kind=kind)  # type: ignore[arg-type]
+
+    def hold(self, match: str, *, after: int = 0) -> Hold:
+        """Hold the API requests whose request line contains ``match`` (once ``after`` of them passed).
+
+        For tests that act while a client is mid-load: ``with sb.hold(f"{sid}/Calls.json") as h:
+        h.arrived(); …`` then leave the block (or ``h.release()``) to let them go on. ``reset()``
+        releases every hold.
+        """
+        return self.state.faults.holds.add(match, after)
 
     # -- Connect --
 

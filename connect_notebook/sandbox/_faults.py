@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
+from ._holds import Holds
+
 __all__ = ["FOREIGN_FORMS", "ODD_RETRY_AFTERS", "USAGE_HINTS", "Decision", "FaultInjector", "Faults", "LinkFault"]
 
 Kind = Literal["rate_limit", "server_error", "reset", "truncate"]
@@ -236,6 +238,7 @@ class FaultInjector:
     _forced: deque[_Forced] = field(default_factory=deque)
     _drawn: Counter[tuple[str, str]] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    holds: Holds = field(default_factory=Holds)  # requests a test holds until it releases them
 
     def fail_next(
         self, n: int = 1, *, status: int = 503, retry_after: float | None = None, kind: Kind | None = None
@@ -250,7 +253,8 @@ class FaultInjector:
             self._forced.extend(_Forced(kind, status, retry_after) for _ in range(n))
 
     def reset(self, faults: Faults | None = None) -> None:
-        """Forget counters and forced faults; optionally switch to new settings."""
+        """Forget counters, forced faults and holds (releasing what they held); optionally switch to new settings."""
+        self.holds.release_all()
         with self._lock:
             self.faults = faults or Faults()
             self.injected.clear()

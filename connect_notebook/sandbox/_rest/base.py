@@ -137,6 +137,7 @@ class APIHandler(tornado.web.RequestHandler):
         request_line = f"{self.request.method} {self.request.uri}"
         faults.note(request_line)
         self._request_line = request_line
+        await faults.holds.wait(request_line)  # a test's hold (Sandbox.hold); not counted as in flight
         limit = faults.faults.concurrency_limit
         sid = self.principal.account_sid
         with self.state.lock:
