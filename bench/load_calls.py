@@ -128,15 +128,23 @@ class SandboxProcess:
     owner_sid: str
     auth_token: str
     connect_app_sid: str
-    connected: str
+    connected: str  # the first customer's connected AccountSid
+    customers: list[str]  # every customer's, in the order of the profiles
 
     @classmethod
-    def start(cls, profile: str, latency: float, extra: tuple[str, ...] = ()) -> SandboxProcess:
-        """Start it; ``extra`` are more of its options (bench/bulkexport.py sets the retention and grant)."""
-        command = [
-            *(sys.executable, "-m", "connect_notebook.sandbox", "--port", "0", "--now", NOW),
-            *("--authorize", "all", "--profile", profile, "--latency", str(latency), *extra),
-        ]
+    def start(
+        cls, profile: str | list[str], latency: float, extra: tuple[str, ...] = (), now: str = NOW
+    ) -> SandboxProcess:
+        """Start it serving ``profile`` (one customer, or a list: one each); ``extra`` are more of its options.
+
+        bench/bulkexport.py sets the retention and grant through ``extra``; bench/sync.py
+        serves a portfolio and its own clock.
+        """
+        profiles = [profile] if isinstance(profile, str) else profile
+        command = [sys.executable, "-m", "connect_notebook.sandbox", "--port", "0", "--now", now]
+        command += ["--authorize", "all", "--latency", str(latency), *extra]
+        for p in profiles:
+            command += ["--profile", p]
         process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=_environment())
         assert process.stdout is not None
         lines = []
@@ -151,14 +159,15 @@ class SandboxProcess:
             r"AccountSid\s+(AC[0-9a-f]{32})",
             r"Auth Token\s+(\S+)",
             r"Connect App\s+(CN[0-9a-f]{32})",
-            r"Connected AccountSid (AC[0-9a-f]{32})",
         )
         found = [re.search(pattern, text) for pattern in patterns]
-        if not all(found):
+        customers = re.findall(r"Connected AccountSid (AC[0-9a-f]{32})", text)
+        if not all(found) or len(customers) != len(profiles):
             process.kill()
             process.wait()
-            sys.exit(f"could not read the sandbox's address and credentials from its output:\n{text}")
-        return cls(process, *(m.group(1) for m in found if m is not None))
+            sys.exit(f"could not read the sandbox's address, credentials and customers from its output:\n{text}")
+        url, owner_sid, auth_token, connect_app_sid = (m.group(1) for m in found if m is not None)
+        return cls(process, url, owner_sid, auth_token, connect_app_sid, customers[0], customers)
 
     def rss_mb(self) -> float:
         return _status_mb("VmRSS", self.process.pid)
@@ -355,11 +364,16 @@ class ChildFailed(Exception):
 
 def run_child(variant: str, sb: SandboxProcess, **extra: str) -> dict[str, Any]:
     """Run ``--child variant`` against ``sb``: its figures, plus the load average when it started."""
+    return run_script(__file__, variant, {**sb.spec(), **extra})
+
+
+def run_script(script: str, variant: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """Run ``python script --child variant``, ``spec`` as JSON on stdin: its last stdout line, parsed, plus load1."""
     load1 = os.getloadavg()[0]
     try:
         done = subprocess.run(
-            [sys.executable, __file__, "--child", variant],
-            input=json.dumps({**sb.spec(), **extra}),
+            [sys.executable, script, "--child", variant],
+            input=json.dumps(spec),
             capture_output=True,
             text=True,
             env=_environment(),

@@ -18,6 +18,7 @@ travels inside the ``ConnectApp`` argument only.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor, Future, as_completed
 from contextlib import nullcontext
@@ -71,6 +72,9 @@ class _Task:
     root: str
     start: datetime | None
     end: datetime | None
+    # This sync's own: an executor that caches results by argument (Dask's tasks are "pure" by
+    # default, keyed by a hash of the arguments) must run a second sync, not hand back the first's summary.
+    run: str
 
 
 def _run(task: _Task) -> dict[str, Any]:
@@ -284,7 +288,8 @@ def sync(
         raise TypeError(msg)
     app = current().resolve_app(app)
     location = _location(to)
-    tasks = [_Task(app, sid, resource, location, start_at, end_at) for sid in sids for resource in chosen]
+    run = uuid.uuid4().hex
+    tasks = [_Task(app, sid, resource, location, start_at, end_at, run) for sid in sids for resource in chosen]
     # Threads of the loaders' own pool by default: daemons, so a sync interrupted while a request hangs
     # does not keep the kernel from exiting (a ThreadPoolExecutor's threads are joined at exit).
     pool: Executor | DaemonPool

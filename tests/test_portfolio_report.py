@@ -13,10 +13,9 @@ import re
 from pathlib import Path
 
 import pytest
-from test_report import NOW, Report, owner_auth_token, run_cli
+from test_report import NOW, Report, assert_refused, owner_auth_token, run_cli
 
 import connect_notebook as cn
-from connect_notebook._cli import main
 from connect_notebook._kernel import app_for_sandbox
 from connect_notebook.sandbox import Sandbox
 
@@ -124,11 +123,7 @@ def test_bad_portfolio_arguments_fail_fast_with_one_clear_line_and_write_nothing
     args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert main(["report", *args, "--out", str(tmp_path / "report.html")]) == 2
-    out, err = capsys.readouterr()
-    assert out == "" and len(err.splitlines()) == 1, err
-    assert err.startswith("connect-notebook report: ") and re.search(message, err), err
-    assert list(tmp_path.iterdir()) == []
+    assert_refused(args, message, tmp_path, capsys)
 
 
 def test_the_portfolio_notebook_ships_inside_the_package() -> None:

@@ -270,13 +270,18 @@ def test_bad_argument_fails_fast_with_a_clear_message_and_writes_nothing(
     args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert main(["report", *args, "--out", str(tmp_path / "report.html")]) == 2
+    assert_refused(args, message, tmp_path, capsys)
+
+
+def assert_refused(args: list[str], message: str, folder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``connect-notebook report *args`` exits 2 with one line matching ``message`` and writes nothing in ``folder``."""
+    assert main(["report", *args, "--out", str(folder / "report.html")]) == 2
     out, err = capsys.readouterr()
     assert out == ""
     assert len(err.splitlines()) == 1, err  # one line, no traceback, no kernel started
     assert err.startswith("connect-notebook report: ")
     assert re.search(message, err), err
-    assert list(tmp_path.iterdir()) == []
+    assert list(folder.iterdir()) == []
 
 
 def test_auth_token_pasted_as_account_is_refused_without_echoing_it(
