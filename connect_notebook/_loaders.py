@@ -11,6 +11,7 @@ usage and alerts as plain lists.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -435,7 +436,23 @@ def load_alerts(
     return type_alerts(pl.concat(pages) if pages else pl.DataFrame())
 
 
+def _dataset_given_as_account(account: object) -> bool:
+    """Whether ``scan_calls(x)`` names a dataset (``cn.scan_calls(to)`` after ``cn.sync(…, to)``), not an account.
+
+    A path object, an fsspec URL, or a string naming a folder is a dataset; any other
+    string stays an account, checked as one (a mistyped SID is an account error).
+    """
+    if isinstance(account, os.PathLike):
+        return True
+    return isinstance(account, str) and (is_url(account) or (not account.startswith("AC") and os.path.isdir(account)))
+
+
 def _scan(kind: Kind, account: object | None, app: object, cache_dir: object) -> pl.LazyFrame:
+    if _dataset_given_as_account(account):
+        if cache_dir is not None:
+            msg = f"scan_{kind.name}(dataset) and cache_dir= both name the folder: pass it once"
+            raise TypeError(msg)
+        account, cache_dir = None, account
     sid = account_sid_of(account) if account is not None else None
     if is_url(cache_dir):  # a dataset cn.sync wrote to an fsspec URL
         assert isinstance(cache_dir, str)
@@ -464,7 +481,8 @@ def scan_calls(
     """A LazyFrame over the cached calls, for data larger than memory.
 
     Given a connected AccountSid: its family as last loaded; without one, every
-    account in the cache folder (a portfolio of customers).
+    account in the cache folder (a portfolio of customers). ``scan_calls(to)``, a
+    folder or URL where ``account`` goes, reads the dataset ``cn.sync(…, to)`` wrote.
     """
     return _scan(CALLS, account, app, cache_dir)
 

@@ -47,6 +47,11 @@ def test_a_sync_of_every_customer_is_the_ground_truth_of_every_family(
     mains = sandbox.customer_account_sids
     calls = [r for main in mains for r in family_truth(sandbox, main)]
     assert_frame_equal(_by_sid(cn.scan_calls(cache_dir=tmp_path).collect()), _by_sid(expected_calls(calls)))
+    # The dataset in the account's place (cn.scan_calls(to)): a path, or a folder's name.
+    assert_frame_equal(_by_sid(cn.scan_calls(tmp_path).collect()), _by_sid(expected_calls(calls)))
+    assert_frame_equal(_by_sid(cn.scan_calls(str(tmp_path)).collect()), _by_sid(expected_calls(calls)))
+    with pytest.raises(TypeError, match="pass it once"):
+        cn.scan_calls(tmp_path, cache_dir=tmp_path)
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     messages = in_range(
         [r for main in mains for r in family_truth(sandbox, main, "messages")],

@@ -52,6 +52,7 @@ def test_a_sync_to_a_file_url_is_the_ground_truth(sandbox: Sandbox, app: Connect
     # The same layout as a local sync: readable as a folder, and through the URL.
     assert_frame_equal(cn.scan_calls(cache_dir=tmp_path / "ds").collect().sort("sid"), _truth(sandbox))
     assert_frame_equal(cn.scan_calls(cache_dir=f"file://{tmp_path}/ds").collect().sort("sid"), _truth(sandbox))
+    assert_frame_equal(cn.scan_calls(f"file://{tmp_path}/ds").collect().sort("sid"), _truth(sandbox))
     assert (tmp_path / "ds" / "usage").is_dir() and (tmp_path / "ds" / "families").is_dir()
     assert not [p for p in (tmp_path / "ds").rglob("*") if ".tmp" in p.name]
 
