@@ -233,14 +233,18 @@ def _exists(path: Path) -> bool:
         return False
 
 
-def checked_folder(root: Path, *, from_app: bool, create: bool) -> Path:
-    """``root`` if it is (or, with ``create``, can be made) a folder: a file in the way is a ValueError now."""
-    name = "cache_dir (the app's, or CONNECT_NOTEBOOK_CACHE_DIR)" if from_app else "cache_dir"
+def checked_folder(root: Path, *, from_app: bool, create: bool, name: str = "cache_dir") -> Path:
+    """``root`` if it is (or, with ``create``, can be made) a folder: a file in the way is a ValueError now.
+
+    ``name`` is the argument the errors name; a ``cache_dir`` may also be None (no cache).
+    """
+    hint = ", or None for no cache" if name == "cache_dir" else ""
+    name = f"{name} (the app's, or CONNECT_NOTEBOOK_CACHE_DIR)" if from_app else name
     blocker = next((p for p in (root, *root.parents) if _exists(p)), None)
     if blocker is not None and not blocker.is_dir():
         msg = (
             f"{name} must be a folder, but {shown(blocker.name)} in {shown(str(blocker.parent))} is a file; "
-            "pass a folder path (it is created if missing), or None for no cache"
+            f"pass a folder path (it is created if missing){hint}"
         )
         raise ValueError(msg)
     if not create:
@@ -252,6 +256,6 @@ def checked_folder(root: Path, *, from_app: bool, create: bool) -> Path:
         problem = exc.strerror or type(exc).__name__  # not str(exc): it repeats the path in full
     msg = (
         f"{name} must be a folder that can be created, but creating {shown(str(root))} failed ({problem}); "
-        "pass a folder you can write to, or None for no cache"
+        f"pass a folder you can write to{hint}"
     )
     raise ValueError(msg)

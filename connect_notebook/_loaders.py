@@ -71,6 +71,7 @@ __all__ = [
     "load_alerts",
     "load_calls",
     "load_family",
+    "load_family_usage",
     "load_messages",
     "load_usage",
     "scan_calls",
@@ -358,6 +359,23 @@ def load_usage(
     apply when both are omitted. With only an ``end``, each account's days start at
     its creation (an account created after ``end`` is not asked at all).
     """
+    return load_family_usage(
+        account, accounts=accounts, app=app, start=start, end=end, category=category, retry=retry
+    )
+
+
+def load_family_usage(
+    account: object,
+    *,
+    accounts: Accounts,
+    app: object,
+    start: object,
+    end: object,
+    category: object,
+    retry: object,
+    stats: LoadStats | None = None,
+) -> pl.DataFrame:
+    """``load_usage``, counting its requests into ``stats`` (``sync``'s summary)."""
     sid = account_sid_of(account)
     check_accounts(accounts)
     start_at, end_at = checked_range(start, end)
@@ -369,7 +387,7 @@ def load_usage(
         return type_usage(pl.DataFrame())  # nothing to ask for
     start_at, end_at = bounded
     try:
-        with APIClient(app, sid, retry=retry) as client:
+        with APIClient(app, sid, retry=retry, stats=stats) as client:
             family = read_family(client)
             created = dict(zip(family["sid"].to_list(), family["date_created"].to_list(), strict=True))
             pages: list[pl.DataFrame] = []

@@ -18,12 +18,17 @@ import connect_notebook as cn
 
 
 class _Announcing(ThreadPoolExecutor):
-    """Threads that print ``done <AccountSid> <resource>`` as each task finishes."""
+    """Threads that print ``done <AccountSid> <resource>`` for each summary row of a task that finishes."""
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         future = super().submit(fn, *args, **kwargs)
-        future.add_done_callback(lambda f: print("done", f.result()["account_sid"], f.result()["resource"], flush=True))
+        future.add_done_callback(_announce)
         return future
+
+
+def _announce(future: Future[Any]) -> None:
+    for row in future.result():  # a customer's task: one summary row per resource
+        print("done", row["account_sid"], row["resource"], flush=True)
 
 
 def main() -> None:

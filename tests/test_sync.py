@@ -145,8 +145,30 @@ def test_bad_arguments_are_refused_before_any_request(
 
 def test_a_file_where_the_dataset_goes_is_refused(sandbox: Sandbox, app: ConnectApp, tmp_path: Path) -> None:
     (tmp_path / "data").write_text("not a folder")
-    with pytest.raises(ValueError, match="must be a folder"):
+    with pytest.raises(ValueError, match="^to must be a folder") as refused:
         cn.sync(sandbox.authorize(sandbox.customer_account_sids[0]), tmp_path / "data", app=app)
+    assert "cache" not in str(refused.value)  # the argument is to, and None is no choice for it
+
+
+@pytest.mark.parametrize(
+    ("to", "error"), [(None, TypeError), (5, TypeError), (b"/tmp/x", TypeError), ("  ", ValueError)]
+)
+def test_a_to_that_is_no_folder_is_refused(sandbox: Sandbox, app: ConnectApp, to: object, error: type) -> None:
+    with pytest.raises(error, match="^to must be"):
+        cn.sync(sandbox.authorize(sandbox.customer_account_sids[0]), to, app=app)  # type: ignore[arg-type]
+    assert not sandbox.requests
+
+
+def test_a_relative_to_is_the_folder_it_names_here(
+    sandbox: Sandbox, app: ConnectApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    connected = sandbox.authorize(sandbox.customer_account_sids[0])
+
+    summary = cn.sync(connected, "portfolio", app=app, resources=["usage"], progress=False)
+
+    assert summary["error"].null_count() == 1 and summary["rows"].sum() > 0
+    assert list((tmp_path / "portfolio" / "usage").rglob("*.parquet"))
 
 
 def test_a_sync_killed_midway_resumes_to_exactly_the_ground_truth(

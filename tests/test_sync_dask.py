@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import dask
 import httpx
 import polars as pl
 import pytest
@@ -74,7 +75,7 @@ def test_a_sync_on_the_cluster_is_the_ground_truth_and_ran_on_its_workers(
     got = cn.scan_calls(cache_dir=tmp_path).collect().sort("sid")
     assert_frame_equal(got, _truth(sandbox, sandbox.customer_account_sids))
     workers = {t["worker"] for t in stream.data}
-    assert len(stream.data) == 6 and workers <= set(_worker_pids(dask_client))
+    assert len(stream.data) == 3 and workers <= set(_worker_pids(dask_client))  # one task per customer
     # Every task ran on a worker (the task stream above), and the tasks did fetch.
     assert summary["requests"].sum() > 0
 
@@ -142,3 +143,44 @@ def test_the_token_is_in_no_task_key_log_or_dashboard_page(
         bodies = [http.get(p) for p in pages]
     assert all(b.status_code == 200 for b in bodies), [(b.url, b.status_code) for b in bodies]
     assert not [b.url for b in bodies if token in b.text]
+
+
+def test_a_customer_whose_worker_dies_past_the_allowed_failures_is_reported_and_resumes(
+    sandbox: Sandbox, app: ConnectApp, tmp_path: Path
+) -> None:
+    """Dask gives up on a task whose workers died too often (``KilledWorker``): that customer's row says so.
+
+    With no failure allowed, one worker death is enough. The other customers complete,
+    the dead task's month files are whole or absent, and the next sync finishes it.
+    """
+    connected = _connected_all(sandbox)
+    victim = sandbox.family(sandbox.customer_account_sids[1])[0]
+    with (
+        # No failure allowed, and one task at a time on the worker's one thread (none queued there).
+        dask.config.set({"distributed.scheduler.allowed-failures": 0, "distributed.scheduler.worker-saturation": 1.0}),
+        LocalCluster(
+            n_workers=1, processes=True, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+        ThreadPoolExecutor(1) as here,
+        sandbox.hold(f"{victim}/Calls.json", after=3) as hold,
+    ):
+        pool = client.get_executor()
+        running = here.submit(cn.sync, connected, tmp_path, app=app, resources=["calls"], executor=pool, progress=False)
+        assert hold.arrived(1)
+        os.kill(next(iter(_worker_pids(client).values())), signal.SIGKILL)  # one thread: the held task's worker
+        summary = running.result()
+        hold.release()
+
+        failed = summary.filter(pl.col("error").is_not_null())
+        assert failed["account_sid"].to_list() == [connected[1]]
+        assert failed["error"].item().startswith("KilledWorker: ")
+        assert app.auth_token not in failed["error"].item()
+
+        again = cn.sync(connected, tmp_path, app=app, resources=["calls"], executor=pool, progress=False)
+
+    assert again["error"].null_count() == 3, again["error"].to_list()
+    assert not list(tmp_path.rglob("*.tmp"))  # a write the death cut short was removed by the same file's next write
+    assert_frame_equal(
+        cn.scan_calls(cache_dir=tmp_path).collect().sort("sid"), _truth(sandbox, sandbox.customer_account_sids)
+    )
