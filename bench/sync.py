@@ -1,7 +1,7 @@
 """A portfolio of customers into one dataset: a twilio-python loop against ``cn.sync`` on threads and on Dask.
 
 Run: ``python bench/sync.py [--scale 1] [--customers 20] [--latency 0.1] [--repeat 1]``
-(about 2 minutes at the defaults; ``--scale 0.05 --customers 4`` checks the script
+(about 3 minutes at the defaults; ``--scale 0.05 --customers 4`` checks the script
 in 20 seconds).
 
 One sandbox process (``python -m connect_notebook.sandbox --port 0 --now <this

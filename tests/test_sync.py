@@ -19,7 +19,15 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from loader_support import expected_calls, expected_messages, family_truth, in_range, logged, window_days
+from loader_support import (
+    expected_calls,
+    expected_messages,
+    family_truth,
+    in_range,
+    logged,
+    total_requests,
+    window_days,
+)
 from polars.testing import assert_frame_equal
 
 import connect_notebook as cn
@@ -67,6 +75,9 @@ def test_a_sync_of_every_customer_is_the_ground_truth_of_every_family(
     accounts = {sid for main in mains for sid in sandbox.family(main)}
     assert set(usage["account"].unique()) <= accounts and usage.height > 0
     assert set(summary["account_sid"]) == set(connected)
+    # Every request the sandbox served is counted in some row, usage's too.
+    assert summary["requests"].sum() == total_requests(sandbox)
+    assert summary.filter(pl.col("resource") == "usage")["requests"].min() > 0  # type: ignore[operator]
 
 
 def test_a_second_sync_asks_for_nothing_settled(sandbox: Sandbox, app: ConnectApp, tmp_path: Path) -> None:
