@@ -5,7 +5,8 @@ Run: ``python bench/load_calls.py [--scale 1] [--shapes dense,sparse,growing,fam
 (about 12 minutes; ``--repeat 1`` about a third of that, with noisier figures).
 
 Shapes. Each runs in a sandbox process of its own (``python -m connect_notebook.sandbox
---port 0 --now 2026-11-01T00:00:00Z --authorize all --profile P``), once with no added
+--port 0 --now 2026-11-01T00:00:00Z --authorize all --call-retention-days 7320
+--profile P``: the calls list serves the whole history, ``LISTED_DAYS``), once with no added
 latency and once with ``--latency 0.1`` (100 ms added to every request), so 8
 sandbox processes in all (9 with the memory cell):
 
@@ -103,6 +104,12 @@ SHAPES = {  # name: (pattern, days, calls, subaccounts)
 }
 LATENCIES = (0.0, 0.1)
 VARIANTS = {"a": "(a) twilio-python", "b": "(b) load_calls", "c": "(c) floor: httpx"}
+# Days the calls list serves back, on both sides: every day of every shape (the sparse one spans
+# ten years), so all three variants page the whole history. Twilio's own list stops at about 13
+# months (README, "History past the list APIs' retention"); past it load_calls reads BulkExport,
+# which bench/bulkexport.py measures.
+LISTED_DAYS = 7320
+LISTED = ("--call-retention-days", str(LISTED_DAYS))
 YEAR = ("2025-11-01", "2026-11-01")  # the cache cell's range: a year the family shape has whole, all settled
 HANG_GUARD = 3600  # seconds a child may take; catches a hang, measures nothing
 
@@ -275,6 +282,7 @@ def _app(spec: dict[str, str]) -> Any:
         api_url=spec["url"],
         monitor_url=spec["url"],
         authorize_base_url=spec["url"],
+        call_retention_days=LISTED_DAYS,
     )
 
 
@@ -428,7 +436,7 @@ class Cell:
 
 def run_cell(cell: Cell, variants: str, repeat: int = 1) -> None:
     """Start the cell's sandbox, warm it, run each variant ``repeat`` times (the fastest run is kept)."""
-    sb = SandboxProcess.start(cell.profile, cell.latency)
+    sb = SandboxProcess.start(cell.profile, cell.latency, LISTED)
     try:
         try:
             w = run_child("warm", sb)
@@ -464,7 +472,7 @@ def run_cell(cell: Cell, variants: str, repeat: int = 1) -> None:
 
 def run_cache_cell(profile_text: str, repeat: int) -> dict[str, Any] | None:
     """The cached re-load: a year of the family shape at 0 ms, cold then re-loaded; the fastest of ``repeat`` each."""
-    sb = SandboxProcess.start(profile_text, 0.0)
+    sb = SandboxProcess.start(profile_text, 0.0, LISTED)
     try:
         run_child("warm", sb)
         runs = [run_child("cached", sb) for _ in range(repeat)]

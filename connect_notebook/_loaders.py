@@ -359,9 +359,7 @@ def load_usage(
     apply when both are omitted. With only an ``end``, each account's days start at
     its creation (an account created after ``end`` is not asked at all).
     """
-    return load_family_usage(
-        account, accounts=accounts, app=app, start=start, end=end, category=category, retry=retry
-    )
+    return load_family_usage(account, accounts=accounts, app=app, start=start, end=end, category=category, retry=retry)
 
 
 def load_family_usage(

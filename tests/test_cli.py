@@ -172,20 +172,20 @@ def test_sandbox_command_on_a_taken_port_names_the_port_and_the_option() -> None
 
 
 def test_python_dash_m_sandbox_prints_its_url_first() -> None:
-    proc = subprocess.Popen(
+    # SIGINT right after the first line lands while the rest is still printing: it must stop cleanly too.
+    with subprocess.Popen(
         [sys.executable, "-m", "connect_notebook.sandbox", "--port", "0", "--calls", "10"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    try:
-        first = proc.stdout.readline()
+    ) as proc:
+        try:
+            first = proc.stdout.readline()
+        finally:
+            proc.send_signal(signal.SIGINT)
+            status = proc.wait(30)
         assert re.fullmatch(r"Twilio sandbox serving on http://127\.0\.0\.1:\d+\n", first)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(30) == 0
-        proc.stdout.close()
-        proc.stderr.close()
+        assert status == 0, proc.stderr.read()
 
 
 def _free_port() -> int:

@@ -7,7 +7,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TextIO
 
 from . import DEFAULT_CALLS, DEFAULT_CUSTOMERS, DEFAULT_DAYS, DEFAULT_SEED, Faults, Profile, Sandbox
@@ -192,13 +193,17 @@ def describe(sb: Sandbox, out: TextIO) -> None:
     out.flush()
 
 
-def wait_for_interrupt() -> None:
-    """Block until SIGINT or SIGTERM."""
+@contextmanager
+def _interrupts() -> Iterator[threading.Event]:
+    """An Event that SIGINT or SIGTERM sets while inside, the previous handlers restored after.
+
+    Installed before the sandbox starts, so a Ctrl-C that arrives while it is still printing
+    its address stops it cleanly instead of raising KeyboardInterrupt wherever it lands.
+    """
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not stop.wait(3600):
-            pass
+        yield stop
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -211,21 +216,23 @@ def serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"connect-notebook sandbox: {exc}", file=sys.stderr)
         return 2
-    try:
-        sb.start()
-    except OSError as exc:
-        print(
-            f"connect-notebook sandbox: cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); "
-            "choose another port with --port (0 picks a free one)",
-            file=sys.stderr,
-        )
-        return 1
-    try:
-        describe(sb, sys.stdout)
-        print("Press Ctrl-C to stop.", flush=True)
-        wait_for_interrupt()
-    finally:
-        sb.stop()
+    with _interrupts() as stop:
+        try:
+            sb.start()
+        except OSError as exc:
+            print(
+                f"connect-notebook sandbox: cannot listen on 127.0.0.1:{args.port} ({exc.strerror}); "
+                "choose another port with --port (0 picks a free one)",
+                file=sys.stderr,
+            )
+            return 1
+        try:
+            describe(sb, sys.stdout)
+            print("Press Ctrl-C to stop.", flush=True)
+            while not stop.wait(3600):
+                pass
+        finally:
+            sb.stop()
     try:
         print("Sandbox stopped.", flush=True)
     except BrokenPipeError:
