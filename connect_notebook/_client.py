@@ -181,6 +181,7 @@ class APIClient:
             # Loading CA certificates costs tens of milliseconds: only when a URL is https.
             "verify": any(getattr(app, name).startswith("https:") for name in API_URL_FIELDS),
         }
+        self._server_date: str | None = None  # the Date of the API's latest answer: its clock
         self._client: httpx.Client | None = None
         self._bare: httpx.Client | None = None  # no credentials: for signed links (BulkExport's files)
         self._client_lock = threading.Lock()
@@ -216,6 +217,23 @@ class APIClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def now(self) -> datetime:
+        """The API's clock: the ``Date`` of its latest answer, or ours before any (or without one).
+
+        A list's retention counts back from the server's today. On Twilio the two clocks
+        agree to seconds; a sandbox pinned to another day (``--now``) says so in ``Date``,
+        and a cut-off from our own clock would then skip days that the list still serves.
+        """
+        date = self._server_date
+        if date is not None:
+            try:
+                when = email.utils.parsedate_to_datetime(date)
+            except (TypeError, ValueError):
+                pass  # not an HTTP-date: fall back to our own clock
+            else:
+                return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        return datetime.now(UTC)
 
     def api(self, path: str, *, account_sid: str | None = None) -> str:
         """Absolute URL of a 2010 API path under an account (``Calls.json``): this one, or one of its family."""
@@ -265,6 +283,8 @@ class APIClient:
             except httpx.TransportError as exc:
                 last = self._describe(exc)
             else:
+                if credentials:
+                    self._server_date = response.headers.get("Date", self._server_date)
                 if response.status_code in ok:
                     try:
                         result = decode(body)

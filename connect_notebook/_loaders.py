@@ -136,18 +136,20 @@ def load_family(
     if start_at is not None and start_at >= now:
         return empty(kind.schema)  # wholly in the future: nothing has happened yet, so nothing to ask for
     end_at = now if end_at is None else min(end_at, now)  # nothing has happened after now yet
-    # The list API serves the days from ``listed_from`` (one day of margin against clocks and Twilio's own
-    # cut-off); older days come from BulkExport, when the range asks for them.
     days = app.call_retention_days if kind is CALLS else MESSAGE_RETENTION_DAYS
-    listed_from = now.date() - timedelta(days=days - 1)
-    oldest = _midnight(listed_from) if start_at is None else None
-    export_before = listed_from if start_at is not None and start_at.date() < listed_from else None
-    if export_before is not None:
-        # Before any request: BulkExport serves US1 only, and a regional REST host names its region.
-        check_region(app, kind.name, listed_from)
+    ours = _listed_from(now, days)
+    if start_at is not None and start_at.date() < ours:
+        # Before any request, so by our own clock: BulkExport serves US1 only, and a regional REST host
+        # names its region.
+        check_region(app, kind.name, ours)
     try:
         with APIClient(app, sid, retry=retry, throttle=Throttle(workers), stats=stats) as client:
             family = read_family(client)
+            # The list's retention counts back from the API's today (its answer's Date), which a sandbox
+            # pins; what has settled is judged by our clock, so a pinned sandbox's past days are all settled.
+            listed_from = _listed_from(client.now(), days)
+            oldest = _midnight(listed_from) if start_at is None else None
+            export_before = listed_from if start_at is not None and start_at.date() < listed_from else None
             chosen = select_accounts(family, sid, accounts)
             members = family.filter(pl.col("sid").is_in(chosen))
             if oldest is not None and end_at <= oldest and (members["date_created"] < end_at).any():
@@ -184,6 +186,15 @@ def load_family(
     except AuthorizationRevoked as exc:
         current().notify_revoked(exc.account_sid)
         raise
+
+
+def _listed_from(now: datetime, days: int) -> date:
+    """The oldest day a load reads from a list that serves ``days`` back from ``now``.
+
+    One day of margin inside the retention, against clocks and Twilio's own cut-off;
+    older days come from BulkExport, when a range asks for them.
+    """
+    return now.date() - timedelta(days=days - 1)
 
 
 def load_calls(

@@ -796,3 +796,56 @@ def test_any_retry_after_gives_a_finite_delay_within_max_delay(value: str) -> No
     delay = policy.delay(1, seconds)
     assert math.isfinite(delay)
     assert 0.0 <= delay <= 20.0
+
+
+# --- the API's clock ------------------------------------------------------------------
+#
+# A list's retention counts back from the server's day, so the client reads the server's
+# clock from the Date of its answers (the sandbox's is pinned), and falls back to its own.
+
+
+def test_now_is_our_clock_until_an_answer_then_the_servers_date(
+    sandbox: Sandbox, customer: str, client: APIClient
+) -> None:
+    before = datetime.now(UTC)
+    assert before <= client.now() <= datetime.now(UTC)  # no answer yet: ours
+    client.fetch(f"{client.api('Calls.json', account_sid=customer)}?PageSize=5", json.loads)
+    assert client.now() == sandbox.now  # the session's sandbox, pinned to 2026-11-01
+    assert client.now() < before
+
+
+class _Dated(tornado.web.RequestHandler):
+    """``?date=…`` as the answer's Date header; ``?date=`` sends none at all."""
+
+    def get(self) -> None:
+        date = self.get_query_argument("date")
+        if date:
+            self.set_header("Date", date)
+        else:
+            self.clear_header("Date")
+        self.finish({"ok": True})
+
+
+@pytest.mark.parametrize(
+    ("date", "expected"),
+    [
+        pytest.param("Sun, 01 Nov 2026 12:00:00 GMT", datetime(2026, 11, 1, 12, tzinfo=UTC), id="gmt"),
+        pytest.param("Sun, 01 Nov 2026 14:00:00 +0200", datetime(2026, 11, 1, 12, tzinfo=UTC), id="offset"),
+        pytest.param("Sun, 01 Nov 2026 12:00:00 -0000", datetime(2026, 11, 1, 12, tzinfo=UTC), id="minus-0000"),
+        pytest.param("", None, id="no-date-ours"),
+        pytest.param("yesterday", None, id="garbage-ours"),
+        pytest.param("Sun, 99 Nov 2026 12:00:00 GMT", None, id="no-such-day-ours"),
+    ],
+)
+def test_now_reads_the_date_in_its_forms_and_is_ours_for_none_or_garbage(date: str, expected: datetime | None) -> None:
+    app = tornado.web.Application([(r"/.*", _Dated)], log_function=lambda h: None)
+    with ServerThread(app, name="connect_notebook-test-date") as server:
+        connect_app = echo_app(server.port)
+        with APIClient(connect_app, CUSTOMER, retry=RetryPolicy(attempts=1)) as client:
+            before = datetime.now(UTC)
+            assert client.fetch(f"{connect_app.api_url}/Calls.json?{urlencode({'date': date})}", json.loads)
+            now = client.now()
+    if expected is None:
+        assert before <= now <= datetime.now(UTC)
+    else:
+        assert now == expected and now.tzinfo is UTC

@@ -122,6 +122,24 @@ def test_a_default_load_is_what_the_list_serves_and_needs_no_bulkexport(
     assert not [r for r in logged(default_sandbox) if r.path.startswith("/v1/Exports")]
 
 
+def test_a_default_load_counts_the_retention_back_from_the_servers_day_not_ours() -> None:
+    # A sandbox pinned 60 days back says so in its Date header, and its list serves the 395 days
+    # before *its* today. A cut-off from our own clock would lose the oldest 60 of them.
+    now = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=60)
+    with Sandbox(now=now) as sb:
+        main = sb.customer_account_sids[TRAVEL]
+        connected = sb.authorize(main)
+        app = app_for_sandbox(sb)
+
+        frame = cn.load_calls(connected, app=app, progress=False)
+
+        start = _midnight(now.date() - timedelta(days=app.call_retention_days - 1))
+        assert_frame_equal(frame, expected_calls(in_range(family_truth(sb, main), "start_time", start, None)))
+        ours = _midnight(_listed_from(app.call_retention_days))
+        assert frame.filter(pl.col("start_time") < ours).height > 100  # the days our clock would have cut
+        assert not [r for r in logged(sb) if r.path.startswith("/v1/Exports")]
+
+
 def test_a_range_that_ends_before_the_list_serves_needs_a_start(
     default_sandbox: Sandbox, travel: tuple[str, str]
 ) -> None:

@@ -162,3 +162,19 @@ def test_bulkexport_can_refuse_connect_credentials_and_still_serve_the_owner(pat
 def test_bad_retention_and_job_options_are_refused(options: dict[str, Any], error: type[Exception]) -> None:
     with pytest.raises(error, match=next(iter(options))):
         Sandbox(**options)
+
+
+def test_every_api_answer_is_dated_by_the_sandbox_clock_errors_too(default: Sandbox) -> None:
+    # Twilio's Date is its clock; the sandbox's is pinned, and a client counting a list's
+    # retention from the server's day must read that one.
+    main = default.customer_account_sids[TRAVEL]
+    connected = default.authorize(main)
+    with httpx.Client(base_url=default.api_url) as client:
+        listed = client.get("/2010-04-01/Accounts.json", auth=(connected, default.owner_auth_token))
+        refused = client.get("/2010-04-01/Accounts.json", auth=(connected, "not-the-token"))
+        missing = client.get(
+            f"/2010-04-01/Accounts/{connected}/Nothing.json", auth=(connected, default.owner_auth_token)
+        )
+    assert (listed.status_code, refused.status_code, missing.status_code) == (200, 401, 404)
+    for answer in (listed, refused, missing):
+        assert parsedate_to_datetime(answer.headers["Date"]) == NOW

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import tornado.httputil
 import tornado.web
 
 from .._errors import SandboxError, bad_request, not_found, unauthorized
@@ -68,14 +69,22 @@ class APIHandler(tornado.web.RequestHandler):
     def initialize(self, state: SandboxState) -> None:
         """Receive the shared sandbox state from the route table."""
         self.state = state
+        self.set_default_headers()  # now with the state: the Date of the sandbox's clock
         self._holding: str | None = None
         self._mangle: str | None = None
         self._request_line: str | None = None  # set once the request authenticated
         self._credentials: tuple[str, str, str] | None = None  # (header, user, password), for echo_auth
 
     def set_default_headers(self) -> None:
-        """Every API answer is JSON, including errors."""
+        """Every API answer is JSON, including errors, and dated by the sandbox's clock.
+
+        Twilio's ``Date`` is its clock; the sandbox's is pinned by ``now``, so a client
+        that counts a list's retention from the server's day agrees with this one. Tornado
+        calls this once before ``initialize`` (no state yet; ``initialize`` dates it then).
+        """
         self.set_header("Content-Type", "application/json; charset=utf-8")
+        if "state" in self.__dict__:
+            self.set_header("Date", tornado.httputil.format_timestamp(self.state.now))
 
     async def prepare(self) -> None:
         """Authenticate, then apply this request's injected faults.
