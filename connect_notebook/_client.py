@@ -84,14 +84,20 @@ def _parse_retry_after(value: str | None, now: datetime) -> float | None:
     if _DELAY_SECONDS.fullmatch(text):  # ASCII digits only: float() would also take "nan", "1e9", "１２"
         seconds = float(text)
         return seconds if math.isfinite(seconds) else None
+    when = _http_date(text)
+    return None if when is None else max(0.0, (when - now).total_seconds())
+
+
+def _http_date(text: str) -> datetime | None:
+    """An HTTP-date (``Retry-After``, ``Date``) in UTC, in any of its three forms; None if it is none."""
     try:
         when = email.utils.parsedate_to_datetime(text)
     except Exception:  # noqa: BLE001 - a stdlib parser fed the server's text: any failure means "not a date"
         return None
     if when.tzinfo is None:
         # "-0000", no zone, or one the parser does not know: HTTP dates are GMT (RFC 9110 §5.6.7).
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+        return when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -226,14 +232,8 @@ class APIClient:
         and a cut-off from our own clock would then skip days that the list still serves.
         """
         date = self._server_date
-        if date is not None:
-            try:
-                when = email.utils.parsedate_to_datetime(date)
-            except (TypeError, ValueError):
-                pass  # not an HTTP-date: fall back to our own clock
-            else:
-                return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-        return datetime.now(UTC)
+        when = None if date is None else _http_date(date)
+        return datetime.now(UTC) if when is None else when
 
     def api(self, path: str, *, account_sid: str | None = None) -> str:
         """Absolute URL of a 2010 API path under an account (``Calls.json``): this one, or one of its family."""
